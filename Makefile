@@ -1,0 +1,40 @@
+# Front Desk tasks. `make run` and `make test` are all a fresh clone needs (Python 3.11+).
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+SYNCED := $(VENV)/.synced
+
+.PHONY: run test lint format bench setup clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(VENV)/bin/python
+	@touch $@
+
+setup: $(SYNCED)  ## create .venv and install everything from the lock file
+
+run: $(SYNCED)  ## migrate and start the server on the embedded default (SQLite under ./var)
+	$(VENV)/bin/frontdesk serve
+
+test: $(SYNCED)  ## the whole suite: SQLite always, PostgreSQL and Redis when reachable
+	$(VENV)/bin/pytest -q
+
+lint: $(SYNCED)  ## ruff, formatting, mypy and models-vs-migrations
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	FRONTDESK_DATABASE_URL=sqlite+aiosqlite:///$$(mktemp -d)/check.db sh -c '$(VENV)/bin/frontdesk migrate >/dev/null && $(VENV)/bin/alembic check'
+
+format: $(SYNCED)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(SYNCED)  ## web chat throughput and latency against a bare FastAPI route
+	$(VENV)/bin/python -m bench.webchat
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,45 @@
+"""``create_app(settings)``: builds the ASGI app and wires everything; no logic here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from frontdesk import __version__
+from frontdesk.gateway import problems
+from frontdesk.gateway.middleware import Pipeline
+from frontdesk.gateway.routers import demo, ops, web
+from frontdesk.runtime import Runtime, build_runtime
+from frontdesk.settings import Settings
+from frontdesk.tenancy.owner import ensure_owner
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or Settings()
+    rt = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.seed_owner:
+            await ensure_owner(rt.db, settings)
+        await rt.start()
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(
+        title="Front Desk",
+        version=__version__,
+        summary="Multi-tenant, omnichannel AI front desk",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    problems.install(app)
+    app.include_router(ops.router)
+    app.include_router(web.router)
+    app.include_router(demo.router)
+    app.add_middleware(Pipeline, metrics=rt.metrics, max_body=settings.max_body_bytes)
+    return app

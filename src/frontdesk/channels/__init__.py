@@ -1,0 +1,1 @@
+"""Channel adapters: one per channel, behind one protocol, found through the registry."""

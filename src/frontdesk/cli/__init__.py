@@ -1,0 +1,28 @@
+"""The ``frontdesk`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from frontdesk.cli import admin
+from frontdesk.cli.chat import chat
+from frontdesk.cli.serve import migrate, serve
+
+app = typer.Typer(
+    name="frontdesk",
+    help="Front Desk: a multi-tenant, omnichannel AI front desk.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(serve)
+app.command()(migrate)
+app.command()(chat)
+app.add_typer(admin.tenant_app, name="tenant")
+app.add_typer(admin.key_app, name="key")
+app.add_typer(admin.pack_app, name="pack")
+app.add_typer(admin.conversation_app, name="conversation")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Contacts, their channel identities, conversations, messages and leads."""

@@ -1,0 +1,77 @@
+"""Shapes of conversations and messages on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MessageCreate(BaseModel):
+    """A visitor's message; ``client_id`` makes a retried send land only once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.:-]+$")
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    direction: str
+    channel: str
+    sender: str
+    text: str
+    payload: dict[str, Any]
+    status: str
+    created_at: datetime
+
+
+class MessageAccepted(BaseModel):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    status: str
+    duplicate: bool = False
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    channel: str
+    status: str
+    language: str | None
+    last_seq: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebSession(BaseModel):
+    """What a browser keeps: its visitor token and the conversation it is in."""
+
+    visitor_token: str
+    contact_id: uuid.UUID
+    conversation: ConversationOut
+    resumed: bool
+
+
+class WebSessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    locale: str | None = Field(
+        default=None, max_length=16, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
+    )
+
+
+class History(BaseModel):
+    conversation_id: uuid.UUID
+    messages: list[MessageOut]
+    last_seq: int

@@ -1,0 +1,235 @@
+"""Contacts, conversations and messages: storing what arrives and what the engine answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.conversations.events import ConversationEvents
+from frontdesk.conversations.models import ChannelIdentity, Contact, Conversation, Message
+from frontdesk.conversations.repository import (
+    ContactRepository,
+    ConversationRepository,
+    IdentityRepository,
+    MessageRepository,
+)
+from frontdesk.conversations.schemas import MessageOut
+from frontdesk.delivery.service import enqueue
+from frontdesk.engine.reply import Reply
+from frontdesk.errors import Conflict, NotFound
+from frontdesk.store.db import on_commit
+from frontdesk.tenancy.context import TenantContext
+
+WEBCHAT = "webchat"
+DECIDE_JOB = "engine.decide"
+SEND_JOB = "delivery.send"
+
+
+class ConversationNotFound(NotFound):
+    title = "Conversation not found"
+    type_slug = "conversation-not-found"
+
+
+class ConversationClosed(Conflict):
+    title = "Conversation closed"
+    type_slug = "conversation-closed"
+
+
+@dataclass(frozen=True, slots=True)
+class WebStart:
+    contact: Contact
+    conversation: Conversation
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    message: Message
+    duplicate: bool
+
+
+async def start_web_conversation(
+    session: AsyncSession,
+    tenant: TenantContext,
+    *,
+    contact_id: uuid.UUID | None,
+    locale: str | None = None,
+) -> WebStart:
+    """Resume the visitor's open web conversation, or start a visitor and a conversation."""
+    contacts = ContactRepository(session, tenant.id)
+    conversations = ConversationRepository(session, tenant.id)
+    contact = await contacts.get(contact_id) if contact_id else None
+    if contact is not None:
+        open_one = await conversations.open_for(contact.id, WEBCHAT)
+        if open_one is not None:
+            return WebStart(contact=contact, conversation=open_one, resumed=True)
+    else:
+        contact = contacts.add(Contact(locale=locale))
+        await session.flush()
+        IdentityRepository(session, tenant.id).add(
+            ChannelIdentity(contact_id=contact.id, channel=WEBCHAT, external_id=str(contact.id))
+        )
+    conversation = conversations.add(
+        Conversation(contact_id=contact.id, channel=WEBCHAT, language=_language(locale))
+    )
+    await session.flush()
+    return WebStart(contact=contact, conversation=conversation, resumed=False)
+
+
+async def get_conversation(
+    session: AsyncSession,
+    tenant: TenantContext,
+    conversation_id: uuid.UUID,
+    *,
+    contact_id: uuid.UUID | None = None,
+) -> Conversation:
+    """The conversation, inside this tenant (and of this contact when given), or 404."""
+    conversation = await ConversationRepository(session, tenant.id).get(conversation_id)
+    if conversation is None or (contact_id is not None and conversation.contact_id != contact_id):
+        raise ConversationNotFound(f"no conversation {conversation_id}")
+    return conversation
+
+
+async def list_conversations(
+    session: AsyncSession, tenant: TenantContext, *, limit: int = 50
+) -> Sequence[Conversation]:
+    return await ConversationRepository(session, tenant.id).recent(limit)
+
+
+async def receive(
+    session: AsyncSession,
+    tenant: TenantContext,
+    conversation: Conversation,
+    *,
+    text: str,
+    external_id: str | None,
+    events: ConversationEvents,
+    sender: str = "visitor",
+) -> Received:
+    """Store an inbound message and queue the decision on it, in the caller's transaction.
+
+    ``external_id`` (a provider message id or a client's idempotency key) makes a retry
+    return the message already stored instead of a second one.
+    """
+    messages = MessageRepository(session, tenant.id)
+    if external_id is not None:
+        existing = await messages.by_external_id(conversation.channel, external_id)
+        if existing is not None:
+            return Received(message=existing, duplicate=True)
+    if conversation.status == "closed":
+        raise ConversationClosed("the conversation is closed; start a new one")
+    try:
+        async with session.begin_nested():
+            seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
+            message = messages.add(
+                Message(
+                    conversation_id=conversation.id,
+                    seq=seq,
+                    direction="in",
+                    channel=conversation.channel,
+                    sender=sender,
+                    text=text,
+                    status="received",
+                    external_id=external_id,
+                )
+            )
+            await session.flush()
+    except IntegrityError:
+        existing = (
+            await messages.by_external_id(conversation.channel, external_id)
+            if external_id is not None
+            else None
+        )
+        if existing is None:
+            raise
+        return Received(message=existing, duplicate=True)
+    await session.refresh(conversation, ["last_seq", "updated_at"])
+    await enqueue(
+        session,
+        tenant.id,
+        kind=DECIDE_JOB,
+        payload={"conversation_id": str(conversation.id), "message_id": str(message.id)},
+        key=f"decide:{message.id}",
+    )
+    out = MessageOut.model_validate(message)
+    on_commit(session, lambda: events.message(tenant.id, out))
+    return Received(message=message, duplicate=False)
+
+
+async def append_reply(
+    session: AsyncSession,
+    tenant: TenantContext,
+    conversation: Conversation,
+    reply: Reply,
+    *,
+    in_reply_to: Message,
+) -> Message | None:
+    """Store the engine's reply and its delivery job together; None if already answered."""
+    messages = MessageRepository(session, tenant.id)
+    key = f"reply:{in_reply_to.id}"
+    if await messages.by_external_id(conversation.channel, key) is not None:
+        return None
+    seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
+    message = messages.add(
+        Message(
+            conversation_id=conversation.id,
+            seq=seq,
+            direction="out",
+            channel=conversation.channel,
+            sender="assistant",
+            text=reply.text,
+            payload=reply.to_dict(),
+            status="queued",
+            external_id=key,
+        )
+    )
+    if reply.language and conversation.language != reply.language:
+        conversation.language = reply.language
+    if reply.handoff:
+        conversation.status = "handoff"
+    await session.flush()
+    await enqueue(
+        session,
+        tenant.id,
+        kind=SEND_JOB,
+        payload={"message_id": str(message.id)},
+        key=f"send:{message.id}",
+    )
+    return message
+
+
+async def history(
+    session: AsyncSession,
+    tenant: TenantContext,
+    conversation: Conversation,
+    *,
+    after_seq: int = 0,
+    limit: int = 100,
+) -> Sequence[Message]:
+    return await MessageRepository(session, tenant.id).after(conversation.id, after_seq, limit)
+
+
+async def recent_messages(
+    session: AsyncSession, tenant: TenantContext, conversation_id: uuid.UUID, *, limit: int
+) -> Sequence[Message]:
+    return await MessageRepository(session, tenant.id).last(conversation_id, limit)
+
+
+async def get_message(
+    session: AsyncSession, tenant: TenantContext, message_id: uuid.UUID
+) -> Message:
+    message = await MessageRepository(session, tenant.id).get(message_id)
+    if message is None:
+        raise NotFound(f"no message {message_id}")
+    return message
+
+
+def _language(locale: str | None) -> str | None:
+    if not locale:
+        return None
+    lang = locale[:2].lower()
+    return lang if lang in {"es", "en"} else None

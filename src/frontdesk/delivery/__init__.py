@@ -1,0 +1,1 @@
+"""The transactional outbox: jobs, the worker that runs them, retries and dead letters."""

@@ -1,0 +1,154 @@
+"""The job runner: claims due outbox jobs, runs their handlers, retries with backoff, dead-letters.
+
+On PostgreSQL, several processes claim with ``FOR UPDATE SKIP LOCKED`` and never run one job
+twice at once; a job whose runner died is claimed again once its lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.delivery.models import OutboxJob
+from frontdesk.delivery.service import backoff
+from frontdesk.errors import FrontDeskError
+from frontdesk.observability.metrics import Metrics
+from frontdesk.store.base import utcnow
+from frontdesk.store.db import Database
+
+Handler = Callable[[AsyncSession, OutboxJob], Awaitable[None]]
+LEASE = timedelta(seconds=60)
+log = structlog.get_logger("frontdesk.delivery")
+
+
+class PermanentFailure(FrontDeskError):
+    """A job that cannot succeed on retry: dead-lettered at once."""
+
+
+class JobRunner:
+    def __init__(
+        self, db: Database, metrics: Metrics, *, poll_seconds: float = 1.0, batch: int = 20
+    ) -> None:
+        self._db = db
+        self._metrics = metrics
+        self._poll = poll_seconds
+        self._batch = batch
+        self._handlers: dict[str, Handler] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._skip_locked = not db.url.startswith("sqlite")
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    def wakeup(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="frontdesk-jobs")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                ran = await self.run_due()
+            except Exception:
+                log.exception("delivery.runner_error")
+                ran = 0
+            if ran:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            self._wake.clear()
+
+    async def run_due(self) -> int:
+        """Claim and run one batch of due jobs; returns how many ran."""
+        jobs = await self._claim()
+        for job in jobs:
+            await self._run(job)
+        return len(jobs)
+
+    async def _claim(self) -> list[OutboxJob]:
+        now = utcnow()
+        due = or_(
+            (OutboxJob.status == "pending") & (OutboxJob.run_at <= now),
+            (OutboxJob.status == "running") & (OutboxJob.locked_until < now),
+        )
+        async with self._db.session() as session:
+            query = select(OutboxJob).where(due).order_by(OutboxJob.run_at).limit(self._batch)
+            if self._skip_locked:
+                query = query.with_for_update(skip_locked=True)
+            jobs = list((await session.execute(query)).scalars().all())
+            if jobs:
+                await session.execute(
+                    update(OutboxJob)
+                    .where(OutboxJob.id.in_([job.id for job in jobs]))
+                    .values(
+                        status="running",
+                        locked_until=now + LEASE,
+                        attempts=OutboxJob.attempts + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+        return jobs
+
+    async def _run(self, job: OutboxJob) -> None:
+        handler = self._handlers.get(job.kind)
+        attempt = job.attempts + 1
+        started = time.perf_counter()
+        bound = log.bind(job_id=str(job.id), kind=job.kind, tenant_id=str(job.tenant_id))
+        try:
+            if handler is None:
+                raise PermanentFailure(f"no handler for job kind {job.kind}")
+            async with self._db.session() as session:
+                await handler(session, job)
+                await self._finish(session, job, status="done", error=None)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            permanent = isinstance(exc, PermanentFailure) or attempt >= job.max_attempts
+            async with self._db.session() as session:
+                await self._finish(
+                    session,
+                    job,
+                    status="dead" if permanent else "pending",
+                    error=error,
+                    run_at=None if permanent else utcnow() + backoff(attempt),
+                )
+            outcome = "dead" if permanent else "retry"
+            bound.warning("delivery.job_failed", attempt=attempt, outcome=outcome, error=error)
+            self._metrics.jobs.labels(job.kind, outcome).inc()
+        else:
+            self._metrics.jobs.labels(job.kind, "done").inc()
+        self._metrics.job_latency.labels(job.kind).observe(time.perf_counter() - started)
+
+    @staticmethod
+    async def _finish(
+        session: AsyncSession,
+        job: OutboxJob,
+        *,
+        status: str,
+        error: str | None,
+        run_at: object | None = None,
+    ) -> None:
+        values: dict[str, object] = {"status": status, "locked_until": None, "last_error": error}
+        if run_at is not None:
+            values["run_at"] = run_at
+        await session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == job.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

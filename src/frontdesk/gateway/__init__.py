@@ -1,0 +1,1 @@
+"""The HTTP surface: routers, the middleware pipeline, problem+json errors."""

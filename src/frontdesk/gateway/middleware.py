@@ -1,0 +1,141 @@
+"""The outer pipeline, as plain ASGI: request id, body size limit, access log and metrics."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from frontdesk.observability.metrics import Metrics
+
+log = structlog.get_logger("frontdesk.gateway")
+REQUEST_ID = b"x-request-id"
+
+
+class TooLarge(Exception):
+    pass
+
+
+def _problem_body(status: int, title: str, detail: str, slug: str, request_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": f"/problems/{slug}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "request_id": request_id,
+        }
+    )
+
+
+class Pipeline:
+    """Gives every request an id, bounds its body, logs and counts it."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(REQUEST_ID, b"").decode("latin-1")
+        request_id = (
+            incoming
+            if 8 <= len(incoming) <= 64 and incoming.isprintable()
+            else secrets.token_hex(8)
+        )
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._reject(
+                send,
+                request_id,
+                413,
+                "Request too large",
+                f"the body exceeds {self.max_body} bytes",
+                "request-too-large",
+            )
+            self._observe(scope, 413, started)
+            return
+
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise TooLarge
+            return message
+
+        async def tagged_send(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (REQUEST_ID, request_id.encode())],
+                }
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, tagged_send)
+        except TooLarge:
+            if not response_started:
+                await self._reject(
+                    send,
+                    request_id,
+                    413,
+                    "Request too large",
+                    f"the body exceeds {self.max_body} bytes",
+                    "request-too-large",
+                )
+            status = 413
+        finally:
+            self._observe(scope, status, started)
+
+    async def _reject(
+        self, send: Send, request_id: str, status: int, title: str, detail: str, slug: str
+    ) -> None:
+        body = _problem_body(status, title, detail, slug, request_id)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (REQUEST_ID, request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        route: Any = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        self.metrics.http_requests.labels(template, scope["method"], str(status)).inc()
+        self.metrics.http_latency.labels(template).observe(elapsed)
+        log.info(
+            "gateway.request",
+            method=scope["method"],
+            route=template,
+            status=status,
+            duration_ms=round(elapsed * 1000, 2),
+            tenant=scope.get("state", {}).get("tenant"),
+        )

@@ -1,0 +1,1 @@
+"""Structured logs, Prometheus metrics, health and readiness."""

@@ -1,0 +1,1 @@
+"""Fan-out of conversation events to open streams, in-process or across instances via Redis."""

@@ -1,0 +1,1 @@
+"""Credentials, signatures, rate limits and the audit log."""

@@ -1,0 +1,36 @@
+"""The tenant-scoped repository base: the one place the tenant filter is applied."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.store.base import TenantMixin
+
+M = TypeVar("M", bound=TenantMixin)
+
+
+class TenantRepository(Generic[M]):
+    """Queries on one model, always inside one tenant."""
+
+    model: ClassVar[type[Any]]
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def select(self) -> Select[tuple[M]]:
+        return select(self.model).where(self.model.tenant_id == self.tenant_id)
+
+    async def get(self, id_: uuid.UUID) -> M | None:
+        result = await self.session.execute(self.select().where(self.model.id == id_))
+        row: M | None = result.scalar_one_or_none()
+        return row
+
+    def add(self, row: M) -> M:
+        row.tenant_id = self.tenant_id
+        self.session.add(row)
+        return row

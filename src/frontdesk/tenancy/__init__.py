@@ -1,0 +1,1 @@
+"""Tenants, their configuration and the Tenant Context Store."""

@@ -1,0 +1,49 @@
+"""Tenant configuration and the shapes tenants travel in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", max_length=63)
+]
+Language = Literal["es", "en"]
+
+
+class TenantSettings(BaseModel):
+    """A tenant's configuration; validated on every write."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = 1
+    mode: Literal["sales", "support"] = "sales"
+    default_language: Language = "es"
+    languages: tuple[Language, ...] = ("es", "en")
+    timezone: str = Field(default="America/Bogota", max_length=64)
+    allowed_origins: tuple[Annotated[str, StringConstraints(max_length=255)], ...] = Field(
+        default=(), max_length=50
+    )
+
+
+class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    name: str = Field(min_length=1, max_length=200)
+    settings: TenantSettings = TenantSettings()
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+    settings: TenantSettings
+    created_at: datetime
+    has_pack: bool = False

@@ -1,0 +1,104 @@
+"""The job runner: success, retry with backoff, dead letters after the last attempt."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from frontdesk.delivery.models import OutboxJob
+from frontdesk.delivery.service import backoff, enqueue
+from frontdesk.delivery.worker import JobRunner, PermanentFailure
+from frontdesk.observability.metrics import Metrics
+from frontdesk.runtime import Runtime
+from frontdesk.store.base import utcnow
+from tests.factories import make_tenant
+
+
+async def _job(rt: Runtime, job_id: uuid.UUID) -> OutboxJob:
+    async with rt.db.session() as session:
+        return (await session.execute(select(OutboxJob).where(OutboxJob.id == job_id))).scalar_one()
+
+
+async def _runner(
+    rt: Runtime, kind: str, outcomes: list[Exception | None]
+) -> tuple[JobRunner, list[dict]]:
+    """A runner of its own (the app's keeps running) whose ``kind`` handler plays ``outcomes``."""
+    seen: list[dict] = []
+    runner = JobRunner(rt.db, Metrics())
+
+    async def handler(session: object, job: OutboxJob) -> None:
+        seen.append(job.payload)
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    runner.register(kind, handler)
+    return runner, seen
+
+
+async def _enqueue(rt: Runtime, kind: str, **fields: object) -> uuid.UUID:
+    tenant = await make_tenant(rt, with_pack=False)
+    async with rt.db.session() as session:
+        job = await enqueue(
+            session, tenant.context.id, kind=kind, payload={"n": 1}, key=f"k:{uuid.uuid4()}"
+        )
+        for name, value in fields.items():
+            setattr(job, name, value)
+        await session.flush()
+        return job.id
+
+
+async def test_a_failed_job_is_retried_later_then_succeeds(runtime: Runtime) -> None:
+    kind = f"test.{uuid.uuid4().hex}"
+    runner, seen = await _runner(runtime, kind, [RuntimeError("provider down"), None])
+    job_id = await _enqueue(runtime, kind)
+
+    await runner.run_due()
+    job = await _job(runtime, job_id)
+    assert job.status == "pending"
+    assert job.attempts == 1
+    assert job.last_error == "RuntimeError: provider down"
+    assert job.run_at >= job.updated_at.replace(microsecond=0)
+
+    async with runtime.db.session() as session:
+        (await session.get(OutboxJob, job_id)).run_at = utcnow()  # type: ignore[union-attr]
+    await runner.run_due()
+    job = await _job(runtime, job_id)
+    assert job.status == "done"
+    assert job.attempts == 2
+    assert len(seen) == 2
+
+
+async def test_the_last_attempt_dead_letters_the_job(runtime: Runtime) -> None:
+    kind = f"test.{uuid.uuid4().hex}"
+    runner, _ = await _runner(runtime, kind, [RuntimeError("still down")])
+    job_id = await _enqueue(runtime, kind, max_attempts=1)
+    await runner.run_due()
+    job = await _job(runtime, job_id)
+    assert job.status == "dead"
+    assert "still down" in (job.last_error or "")
+
+
+async def test_a_permanent_failure_is_not_retried(runtime: Runtime) -> None:
+    kind = f"test.{uuid.uuid4().hex}"
+    runner, seen = await _runner(runtime, kind, [PermanentFailure("bad payload")])
+    job_id = await _enqueue(runtime, kind)
+    await runner.run_due()
+    assert (await _job(runtime, job_id)).status == "dead"
+    assert len(seen) == 1
+
+
+async def test_enqueue_is_idempotent_on_its_key(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime, with_pack=False)
+    async with runtime.db.session() as session:
+        first = await enqueue(session, tenant.context.id, kind="x.y", payload={}, key="same")
+        await session.flush()
+        second = await enqueue(session, tenant.context.id, kind="x.y", payload={}, key="same")
+    assert first.id == second.id
+
+
+def test_backoff_grows_exponentially_within_its_cap() -> None:
+    for attempt in range(1, 20):
+        delay = backoff(attempt, base=1.0, cap=60.0).total_seconds()
+        assert 0 <= delay <= min(60.0, 2**attempt)

@@ -1,0 +1,111 @@
+"""The web chat end to end over real HTTP: SSE replies, resume after a drop, a server restart."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from httpx_sse import connect_sse
+
+from tests.conftest import LiveServer
+from tests.factories import PACK
+
+
+def _start(http: httpx.Client, key: str, token: str | None = None) -> dict[str, Any]:
+    headers = {"X-FrontDesk-Key": key}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = http.post(
+        "/web/v1/colombiatic/conversations", headers=headers, json={"locale": "es-CO"}
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def _owner_key(http: httpx.Client) -> str:
+    page = http.get("/").text
+    marker = 'key = "'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
+
+
+def _send(http: httpx.Client, chat: dict[str, Any], text: str) -> int:
+    response = http.post(
+        f"/web/v1/colombiatic/conversations/{chat['conversation']['id']}/messages",
+        headers={"Authorization": f"Bearer {chat['visitor_token']}"},
+        json={"text": text},
+    )
+    assert response.status_code == 202, response.text
+    return int(response.json()["seq"])
+
+
+def _read(
+    http: httpx.Client, chat: dict[str, Any], *, last_event_id: int | None, count: int
+) -> list[dict[str, Any]]:
+    """Open the event stream, read ``count`` message events, then drop the connection."""
+    headers = {"Authorization": f"Bearer {chat['visitor_token']}"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = str(last_event_id)
+    messages: list[dict[str, Any]] = []
+    with connect_sse(
+        http,
+        "GET",
+        f"/web/v1/colombiatic/conversations/{chat['conversation']['id']}/events",
+        headers=headers,
+    ) as source:
+        assert source.response.headers["content-type"].startswith("text/event-stream")
+        for event in source.iter_sse():
+            if event.event != "message":
+                continue
+            message = json.loads(event.data)
+            assert event.id == str(message["seq"])
+            messages.append(message)
+            if len(messages) == count:
+                break
+    return messages
+
+
+def test_sse_delivers_replies_and_resumes_after_a_drop(live_server: LiveServer) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=15) as http:
+        key = _owner_key(http)
+        chat = _start(http, key)
+
+        seq = _send(http, chat, "Hola, ¿cuánto cuesta una tienda en línea?")
+        first = _read(http, chat, last_event_id=None, count=2)
+        assert [m["seq"] for m in first] == [seq, seq + 1]
+        assert [m["direction"] for m in first] == ["in", "out"]
+        store = PACK.service("online-store")
+        assert store is not None
+        assert store.name.get("es") in first[1]["text"]
+
+        # The connection is gone; the visitor writes again and the reply is stored meanwhile.
+        second_seq = _send(http, chat, "How much does a website cost?")
+        resumed = _read(http, chat, last_event_id=first[-1]["seq"], count=2)
+        assert [m["seq"] for m in resumed] == [second_seq, second_seq + 1]
+        assert resumed[1]["direction"] == "out"
+        assert resumed[1]["payload"]["language"] == "en"
+
+
+def test_a_restart_keeps_the_conversation_and_its_history(live_server: LiveServer) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=15) as http:
+        key = _owner_key(http)
+        chat = _start(http, key)
+        seq = _send(http, chat, "Necesito una página web para mi empresa")
+        _read(http, chat, last_event_id=seq - 1, count=2)
+    live_server.__exit__()
+
+    with (
+        LiveServer(live_server.settings) as again,
+        httpx.Client(base_url=again.url, timeout=15) as http,
+    ):
+        resumed = _start(http, key, token=chat["visitor_token"])
+        assert resumed["resumed"] is True
+        assert resumed["conversation"]["id"] == chat["conversation"]["id"]
+        history = http.get(
+            f"/web/v1/colombiatic/conversations/{chat['conversation']['id']}/messages",
+            headers={"Authorization": f"Bearer {resumed['visitor_token']}"},
+        ).json()
+        assert [m["direction"] for m in history["messages"]] == ["in", "out"]
+        assert history["messages"][0]["text"] == "Necesito una página web para mi empresa"

@@ -1,0 +1,80 @@
+"""Plain async factories for test data, each in its own committed unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from frontdesk.engine.packs import default_pack_dir, load_pack
+from frontdesk.runtime import Runtime
+from frontdesk.security.keys import create_key
+from frontdesk.tenancy.context import TenantContext
+from frontdesk.tenancy.schemas import TenantCreate
+from frontdesk.tenancy.service import create_tenant, to_context
+
+PACK = load_pack(default_pack_dir())
+
+
+@dataclass(frozen=True)
+class TestTenant:
+    context: TenantContext
+    publishable_key: str
+
+    @property
+    def slug(self) -> str:
+        return self.context.slug
+
+
+async def make_tenant(rt: Runtime, *, with_pack: bool = True) -> TestTenant:
+    slug = f"t-{secrets.token_hex(4)}"
+    async with rt.db.session() as session:
+        row = await create_tenant(
+            session,
+            TenantCreate(slug=slug, name=f"Tenant {slug}"),
+            actor="test",
+            pack=PACK if with_pack else None,
+        )
+        issued = await create_key(session, row.id, kind="publishable", name="web", actor="test")
+        context = to_context(row)
+    return TestTenant(context=context, publishable_key=issued.key)
+
+
+async def start_chat(client: httpx.AsyncClient, tenant: TestTenant) -> dict[str, Any]:
+    response = await client.post(
+        f"/web/v1/{tenant.slug}/conversations",
+        headers={"X-FrontDesk-Key": tenant.publishable_key},
+        json={},
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def wait_for_reply(
+    client: httpx.AsyncClient,
+    tenant: TestTenant,
+    chat: dict[str, Any],
+    *,
+    after: int,
+    within: float = 10.0,
+) -> dict[str, Any]:
+    """Poll the history until an outbound message after ``after`` appears."""
+    conversation = chat["conversation"]["id"]
+    headers = {"Authorization": f"Bearer {chat['visitor_token']}"}
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        response = await client.get(
+            f"/web/v1/{tenant.slug}/conversations/{conversation}/messages",
+            params={"after": after},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        replies = [m for m in response.json()["messages"] if m["direction"] == "out"]
+        if replies:
+            return replies[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError("no reply arrived")
