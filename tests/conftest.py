@@ -23,6 +23,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from frontdesk.app import create_app
+from frontdesk.observability.logging import configure_logging
 from frontdesk.runtime import Runtime, build_runtime
 from frontdesk.settings import Settings
 from frontdesk.store import migrate
@@ -32,6 +33,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
     "FRONTDESK_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
+configure_logging("warning", "console")
+
 REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 

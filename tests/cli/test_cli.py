@@ -106,6 +106,7 @@ def test_duplicate_tenant_is_refused(env: dict[str, str]) -> None:
 def test_chat_answers_in_the_visitors_language_and_conversations_are_listed(
     env: dict[str, str],
 ) -> None:
+    assert invoke(env, "migrate")[0] == 0
     settings = Settings(
         _env_file=None,
         data_dir=Path(env["FRONTDESK_DATA_DIR"]),  # type: ignore[call-arg]

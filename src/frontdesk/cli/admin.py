@@ -124,28 +124,22 @@ def tenant_show(slug: str, json_: JsonOpt = False) -> None:
 def key_create(
     tenant: str,
     kind: Annotated[
-        str, typer.Option(help="publishable (browsers) or secret (servers).")
-    ] = "secret",
+        api_keys.KeyKindChoice, typer.Option(help="publishable (browsers) or secret (servers).")
+    ] = api_keys.KeyKindChoice.secret,
     name: Annotated[str, typer.Option(help="What the key is for.")] = "default",
     json_: JsonOpt = False,
 ) -> None:
     """Issue a key; its value is shown this once."""
-    if kind not in ("publishable", "secret"):
-        fail("--kind must be 'publishable' or 'secret'")
 
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:
             context = await _context(session, tenant)
             issued = await api_keys.create_key(
-                session,
-                context.id,
-                kind=kind,
-                name=name[:100],
-                actor=ACTOR,  # type: ignore[arg-type]
+                session, context.id, kind=kind.kind, name=name[:100], actor=ACTOR
             )
             return {
                 "id": str(issued.row.id),
-                "kind": kind,
+                "kind": kind.kind,
                 "name": issued.row.name,
                 "key": issued.key,
             }

@@ -10,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from frontdesk.engine.packs import PackError
 from frontdesk.errors import FrontDeskError
@@ -58,3 +59,5 @@ def run_db(work: Callable[[Database], Awaitable[T]], *, settings_: Settings | No
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot reach the database: {exc}")
+    except SQLAlchemyError as exc:
+        fail(f"database error: {str(exc.orig or exc).splitlines()[0]}")

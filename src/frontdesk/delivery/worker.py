@@ -1,5 +1,8 @@
 """The job runner: claims due outbox jobs, runs their handlers, retries with backoff, dead-letters.
 
+A runner claims only the kinds it has handlers for, so runners of different roles can share
+one outbox.
+
 On PostgreSQL, several processes claim with ``FOR UPDATE SKIP LOCKED`` and never run one job
 twice at once; a job whose runner died is claimed again once its lease expires.
 """
@@ -83,7 +86,9 @@ class JobRunner:
 
     async def _claim(self) -> list[OutboxJob]:
         now = utcnow()
-        due = or_(
+        if not self._handlers:
+            return []
+        due = OutboxJob.kind.in_(list(self._handlers)) & or_(
             (OutboxJob.status == "pending") & (OutboxJob.run_at <= now),
             (OutboxJob.status == "running") & (OutboxJob.locked_until < now),
         )
@@ -106,13 +111,11 @@ class JobRunner:
         return jobs
 
     async def _run(self, job: OutboxJob) -> None:
-        handler = self._handlers.get(job.kind)
+        handler = self._handlers[job.kind]
         attempt = job.attempts + 1
         started = time.perf_counter()
         bound = log.bind(job_id=str(job.id), kind=job.kind, tenant_id=str(job.tenant_id))
         try:
-            if handler is None:
-                raise PermanentFailure(f"no handler for job kind {job.kind}")
             async with self._db.session() as session:
                 await handler(session, job)
                 await self._finish(session, job, status="done", error=None)

@@ -7,6 +7,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,17 @@ from frontdesk.store.base import utcnow
 from frontdesk.store.repository import TenantRepository
 
 KeyKind = Literal["publishable", "secret"]
+
+
+class KeyKindChoice(StrEnum):
+    publishable = "publishable"
+    secret = "secret"  # noqa: S105 (a kind, not a secret)
+
+    @property
+    def kind(self) -> KeyKind:
+        return "publishable" if self is KeyKindChoice.publishable else "secret"
+
+
 PREFIXES: dict[str, str] = {"publishable": "pk_", "secret": "sk_"}
 DEFAULT_SCOPES: dict[str, list[str]] = {
     "publishable": ["visitor"],

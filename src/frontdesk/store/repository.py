@@ -22,7 +22,7 @@ class TenantRepository(Generic[M]):
         self.session = session
         self.tenant_id = tenant_id
 
-    def select(self) -> Select[tuple[M]]:
+    def select(self) -> Select[M]:
         return select(self.model).where(self.model.tenant_id == self.tenant_id)
 
     async def get(self, id_: uuid.UUID) -> M | None:

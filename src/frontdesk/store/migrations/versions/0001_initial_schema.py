@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ddabad004372
+Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 17:14:01.481230
+Create Date: 2026-11-25 17:27:20.513698
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import frontdesk.store.base
 
-revision: str = "ddabad004372"
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("public_key", sa.String(length=100), nullable=True),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column(
             "scopes",
