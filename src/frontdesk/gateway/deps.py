@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +48,7 @@ async def _tenant(
     if not context.active:
         raise TenantSuspended(f"tenant '{tenant}' is suspended")
     request.state.tenant = context.slug
+    structlog.contextvars.bind_contextvars(tenant=context.slug)
     return context
 
 
