@@ -60,4 +60,5 @@ def run_db(work: Callable[[Database], Awaitable[T]], *, settings_: Settings | No
     except OSError as exc:
         fail(f"cannot reach the database: {exc}")
     except SQLAlchemyError as exc:
-        fail(f"database error: {str(exc.orig or exc).splitlines()[0]}")
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        fail(f"database error: {reason}")

@@ -1,0 +1,1 @@
+"""Conversation engine: context packs, language detection and responders."""
