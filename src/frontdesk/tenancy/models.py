@@ -19,4 +19,5 @@ class Tenant(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     pack: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    tokens_not_before: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
