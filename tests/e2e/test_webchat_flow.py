@@ -115,27 +115,28 @@ def test_two_instances_share_events_through_redis(live_server: LiveServer, redis
     """A message sent to one instance is answered, and streamed by another, via Redis."""
     live_server.__exit__()
     shared = live_server.settings.model_copy(update={"redis_url": redis_url})
-    with LiveServer(shared) as a, LiveServer(shared) as b:
-        with (
-            httpx.Client(base_url=a.url, timeout=15) as on_a,
-            httpx.Client(base_url=b.url, timeout=15) as on_b,
-        ):
-            chat = _start(on_a, _owner_key(on_a))
-            seq = _send(on_a, chat, "¿Hacen apps móviles?")
-            streamed = _read(on_b, chat, last_event_id=seq - 1, count=2)
-            assert [m["direction"] for m in streamed] == ["in", "out"]
-            # Live, not only replayed: the stream on B is open before A receives the message.
-            messages: list[dict[str, Any]] = []
-            headers = {
-                "Authorization": f"Bearer {chat['visitor_token']}",
-                "Last-Event-ID": str(seq + 1),
-            }
-            path = f"/web/v1/colombiatic/conversations/{chat['conversation']['id']}/events"
-            with connect_sse(on_b, "GET", path, headers=headers) as source:
-                _send(on_a, chat, "Gracias")
-                for event in source.iter_sse():
-                    if event.event == "message":
-                        messages.append(json.loads(event.data))
-                        if len(messages) == 2:
-                            break
-            assert [m["seq"] for m in messages] == [seq + 2, seq + 3]
+    with (
+        LiveServer(shared) as a,
+        LiveServer(shared) as b,
+        httpx.Client(base_url=a.url, timeout=15) as on_a,
+        httpx.Client(base_url=b.url, timeout=15) as on_b,
+    ):
+        chat = _start(on_a, _owner_key(on_a))
+        seq = _send(on_a, chat, "¿Hacen apps móviles?")
+        streamed = _read(on_b, chat, last_event_id=seq - 1, count=2)
+        assert [m["direction"] for m in streamed] == ["in", "out"]
+        # Live, not only replayed: the stream on B is open before A receives the message.
+        messages: list[dict[str, Any]] = []
+        headers = {
+            "Authorization": f"Bearer {chat['visitor_token']}",
+            "Last-Event-ID": str(seq + 1),
+        }
+        path = f"/web/v1/colombiatic/conversations/{chat['conversation']['id']}/events"
+        with connect_sse(on_b, "GET", path, headers=headers) as source:
+            _send(on_a, chat, "Gracias")
+            for event in source.iter_sse():
+                if event.event == "message":
+                    messages.append(json.loads(event.data))
+                    if len(messages) == 2:
+                        break
+        assert [m["seq"] for m in messages] == [seq + 2, seq + 3]
