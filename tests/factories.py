@@ -78,3 +78,28 @@ async def wait_for_reply(
             return replies[0]
         await asyncio.sleep(0.02)
     raise AssertionError("no reply arrived")
+
+
+async def make_secret_key(
+    rt: Runtime, tenant: TestTenant, *, scopes: list[str] | None = None
+) -> str:
+    async with rt.db.session() as session:
+        issued = await create_key(
+            session, tenant.context.id, kind="secret", name="server", actor="test"
+        )
+        if scopes is not None:
+            issued.row.scopes = scopes
+    return issued.key
+
+
+async def chat_with(client: httpx.AsyncClient, tenant: TestTenant, text: str) -> dict[str, Any]:
+    """Start a web chat, send ``text`` and wait for the reply; returns the chat."""
+    chat = await start_chat(client, tenant)
+    response = await client.post(
+        f"/web/v1/{tenant.slug}/conversations/{chat['conversation']['id']}/messages",
+        json={"text": text},
+        headers={"Authorization": f"Bearer {chat['visitor_token']}"},
+    )
+    assert response.status_code == 202, response.text
+    await wait_for_reply(client, tenant, chat, after=1)
+    return chat

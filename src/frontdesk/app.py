@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from frontdesk import __version__
 from frontdesk.gateway import problems
+from frontdesk.gateway.cors import TenantCors
 from frontdesk.gateway.middleware import Pipeline
-from frontdesk.gateway.routers import demo, ops, web
+from frontdesk.gateway.routers import api, auth, demo, ops, web
 from frontdesk.runtime import Runtime, build_runtime
+from frontdesk.security.client_ip import parse_networks
 from frontdesk.settings import Settings
 from frontdesk.tenancy.owner import ensure_owner
 
@@ -39,7 +41,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = rt
     problems.install(app)
     app.include_router(ops.router)
+    app.include_router(auth.router)
+    app.include_router(api.router)
     app.include_router(web.router)
     app.include_router(demo.router)
-    app.add_middleware(Pipeline, metrics=rt.metrics, max_body=settings.max_body_bytes)
+    # Added innermost first: a request meets Pipeline, then TenantCors, then the routes.
+    app.add_middleware(TenantCors, tenants=rt.tenants)
+    app.add_middleware(
+        Pipeline,
+        metrics=rt.metrics,
+        max_body=settings.max_body_bytes,
+        limiter=rt.limiter,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        flood_per_minute=settings.ip_flood_per_minute,
+    )
     return app

@@ -12,9 +12,10 @@ class FrontDeskError(Exception):
     title: str = "Bad request"
     type_slug: str = "bad-request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers
         self.extra = extra
 
 

@@ -14,10 +14,17 @@ from frontdesk.engine.responder import FirstResponder, Responder
 from frontdesk.engine.tasks import make_decide
 from frontdesk.observability.metrics import Metrics
 from frontdesk.realtime.hub import Hub
+from frontdesk.realtime.invalidation import InvalidationBus, RedisInvalidationBus
 from frontdesk.realtime.redis_hub import RedisHub
-from frontdesk.security.tokens import VisitorTokens
+from frontdesk.security.crypto import SecretBox
+from frontdesk.security.keys import KEY_TOPIC, KeyDirectory
+from frontdesk.security.ratelimit import RateLimiter
+from frontdesk.security.replay import ReplayGuard, make_replay_guard
+from frontdesk.security.signing import Keyring
+from frontdesk.security.tokens import JTI_TOPIC, TokenService
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
+from frontdesk.tenancy.service import TOPIC as TENANT_TOPIC
 from frontdesk.tenancy.store import TenantContextStore
 
 
@@ -26,20 +33,31 @@ class Runtime:
     settings: Settings
     db: Database
     metrics: Metrics
+    box: SecretBox
     tenants: TenantContextStore
-    tokens: VisitorTokens
+    keyring: Keyring
+    tokens: TokenService
+    keys: KeyDirectory
+    limiter: RateLimiter
+    replay: ReplayGuard
+    bus: InvalidationBus
     hub: Hub
     jobs: JobRunner
     responder: Responder
     redis: Redis | None = None
 
     async def start(self) -> None:
+        await self.keyring.load()
+        await self.tokens.revocations.load(self.db)
+        await self.bus.start()
         await self.hub.start()
         self.jobs.start()
 
     async def stop(self) -> None:
         await self.jobs.stop()
         await self.hub.stop()
+        await self.bus.stop()
+        await self.limiter.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
@@ -48,11 +66,19 @@ class Runtime:
 def build_runtime(settings: Settings, *, responder: Responder | None = None) -> Runtime:
     db = Database(settings)
     metrics = Metrics()
+    box = SecretBox(settings.instance_key)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     hub: Hub = RedisHub(redis) if redis is not None else Hub()
-    tenants = TenantContextStore()
+    bus = RedisInvalidationBus(redis, db) if redis is not None else InvalidationBus(db)
+    tenants = TenantContextStore(db)
+    keyring = Keyring(db, box)
+    tokens = TokenService(keyring, issuer=settings.token_issuer)
+    keys = KeyDirectory()
+    bus.on(TENANT_TOPIC, tenants.invalidate)
+    bus.on(KEY_TOPIC, keys.forget)
+    bus.on(JTI_TOPIC, lambda jti: tokens.revocations.add(jti))
     jobs = JobRunner(db, metrics, poll_seconds=settings.job_poll_seconds)
-    db.job_wakeup = jobs.wakeup
+    db.session_info.update(wakeup=jobs.wakeup, bus=bus)
     responder = responder or FirstResponder()
     channels = ChannelRegistry(WebChatAdapter(hub))
     jobs.register("engine.decide", make_decide(tenants, responder, hub))
@@ -61,8 +87,16 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
         settings=settings,
         db=db,
         metrics=metrics,
+        box=box,
         tenants=tenants,
-        tokens=VisitorTokens(settings.instance_key, issuer="frontdesk"),
+        keyring=keyring,
+        tokens=tokens,
+        keys=keys,
+        limiter=RateLimiter.redis(settings.redis_url)
+        if settings.redis_url
+        else RateLimiter.memory(),
+        replay=make_replay_guard(redis),
+        bus=bus,
         hub=hub,
         jobs=jobs,
         responder=responder,

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     seed_owner: bool = Field(default=True, description="register the owner tenant on start")
     owner_slug: str = "colombiatic"
     pack_dir: Path | None = None
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="proxy addresses/networks whose X-Forwarded-For counts"
+    )
+    ip_flood_per_minute: int = Field(default=1200, ge=1, description="pre-auth limit per client IP")
     job_poll_seconds: float = Field(default=1.0, gt=0)
     sse_ping_seconds: float = Field(default=15.0, gt=0)
 
@@ -52,6 +56,15 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def token_issuer(self) -> str:
+        """The ``iss`` of our tokens: the public URL when set, a fixed name otherwise."""
+        return self.public_url or "urn:frontdesk"
+
+    @property
+    def behind_tls(self) -> bool:
+        return self.base_url.startswith("https://")
 
     @cached_property
     def instance_key(self) -> bytes:

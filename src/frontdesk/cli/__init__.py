@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from frontdesk.cli import admin
+from frontdesk.cli import admin, security
 from frontdesk.cli.chat import chat
+from frontdesk.cli.secrets import secret_app
 from frontdesk.cli.serve import migrate, serve
 
 app = typer.Typer(
@@ -22,6 +23,10 @@ app.add_typer(admin.tenant_app, name="tenant")
 app.add_typer(admin.key_app, name="key")
 app.add_typer(admin.pack_app, name="pack")
 app.add_typer(admin.conversation_app, name="conversation")
+app.add_typer(security.token_app, name="token")
+app.add_typer(secret_app, name="secret")
+app.add_typer(security.signing_app, name="signing-key")
+app.command()(security.audit)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.cli.common import fail, out, print_json, run_db
+from frontdesk.cli.durations import parse_duration
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ConversationOut, MessageOut
 from frontdesk.engine.packs import ContextPack, PackError, load_pack
@@ -120,6 +121,67 @@ def tenant_show(slug: str, json_: JsonOpt = False) -> None:
         out.print(f"[bold]{name}[/]: {value}", highlight=False)
 
 
+@tenant_app.command("update")
+def tenant_update(
+    slug: str,
+    origin: Annotated[
+        list[str] | None, typer.Option(help="Allowed web origin (repeat; replaces the list).")
+    ] = None,
+    plan: Annotated[str | None, typer.Option(help="free, starter, pro or enterprise.")] = None,
+    mode: Annotated[str | None, typer.Option(help="sales or support.")] = None,
+    identity: Annotated[
+        str | None, typer.Option(help="Visitor identity verification: optional or required.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Change a tenant's settings (validated; the previous version is kept in the audit log)."""
+    changes: dict[str, Any] = {}
+    if origin is not None:
+        changes["allowed_origins"] = [o for o in origin if o]
+    if plan is not None:
+        changes["plan"] = plan
+    if mode is not None:
+        changes["mode"] = mode
+    if identity is not None:
+        changes["identity_verification"] = identity
+    if not changes:
+        fail("nothing to change: give --origin, --plan, --mode or --identity")
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            row = await tenants.get_tenant(session, slug)
+            await tenants.update_settings(session, row, changes, actor=ACTOR)
+            return _tenant_out(row)
+
+    data = run_db(work)
+    if json_:
+        print_json(data)
+    else:
+        out.print(f"updated {slug}: {', '.join(sorted(changes))}")
+
+
+def _set_status(slug: str, status: str) -> None:
+    async def work(db: Database) -> None:
+        async with db.session() as session:
+            row = await tenants.get_tenant(session, slug)
+            await tenants.set_status(session, row, status, actor=ACTOR)  # type: ignore[arg-type]
+
+    run_db(work)
+    out.print(f"{slug} is {status}")
+
+
+@tenant_app.command("suspend")
+def tenant_suspend(slug: str) -> None:
+    """Refuse every request of the tenant, at once, until reactivated."""
+    _set_status(slug, "suspended")
+
+
+@tenant_app.command("reactivate")
+def tenant_reactivate(slug: str) -> None:
+    """Let a suspended tenant in again."""
+    _set_status(slug, "active")
+
+
 @key_app.command("create")
 def key_create(
     tenant: str,
@@ -150,6 +212,45 @@ def key_create(
     else:
         out.print(
             f"{data['kind']} key {data['id']}\n{data['key']}\n(store it now: it is not shown again)"
+        )
+
+
+@key_app.command("rotate")
+def key_rotate(
+    tenant: str,
+    key_id: str,
+    overlap: Annotated[
+        str, typer.Option(help="How long the old key keeps working, e.g. 0, 1h, 7d.")
+    ] = "24h",
+    json_: JsonOpt = False,
+) -> None:
+    """Issue a key's successor; the old one stops after the overlap (quotas carry on)."""
+    try:
+        parsed = uuid.UUID(key_id)
+        window = parse_duration(overlap)
+    except ValueError as exc:
+        fail(str(exc) if "duration" in str(exc) else f"'{key_id}' is not a key id")
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            context = await _context(session, tenant)
+            issued = await api_keys.rotate_key(
+                session, context.id, parsed, overlap=window, actor=ACTOR
+            )
+            return {
+                "id": str(issued.row.id),
+                "kind": issued.row.kind,
+                "key": issued.key,
+                "replaces": key_id,
+            }
+
+    data = run_db(work)
+    if json_:
+        print_json(data)
+    else:
+        out.print(
+            f"new key {data['id']} (replaces {key_id})\n{data['key']}\n"
+            "(store it now: it is not shown again)"
         )
 
 

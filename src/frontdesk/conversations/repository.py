@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 
 from frontdesk.conversations.models import ChannelIdentity, Contact, Conversation, Lead, Message
 from frontdesk.store.repository import TenantRepository
@@ -48,6 +49,30 @@ class ConversationRepository(TenantRepository[Conversation]):
             self.select().order_by(Conversation.updated_at.desc()).limit(limit)
         )
         return result.scalars().all()
+
+    async def page(
+        self,
+        *,
+        channel: str | None,
+        status: str | None,
+        before: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> Sequence[Conversation]:
+        """Most recently active first; ``before`` is the keyset of the last row already seen."""
+        query = self.select()
+        if channel is not None:
+            query = query.where(Conversation.channel == channel)
+        if status is not None:
+            query = query.where(Conversation.status == status)
+        if before is not None:
+            query = query.where(
+                or_(
+                    Conversation.updated_at < before[0],
+                    and_(Conversation.updated_at == before[0], Conversation.id < before[1]),
+                )
+            )
+        query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
+        return (await self.session.execute(query)).scalars().all()
 
     async def next_seq(self, conversation_id: uuid.UUID) -> int:
         """Reserve the next message number; the row lock serialises writers of one conversation."""

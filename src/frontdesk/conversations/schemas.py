@@ -61,6 +61,18 @@ class WebSession(BaseModel):
     contact_id: uuid.UUID
     conversation: ConversationOut
     resumed: bool
+    verified: bool = False
+
+
+class WebUser(BaseModel):
+    """A user the tenant's site knows, proven by ``proof`` (HMAC of the id or a signed JWT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=255)
+    proof: str = Field(min_length=1, max_length=4096)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
 
 
 class WebSessionCreate(BaseModel):
@@ -69,6 +81,7 @@ class WebSessionCreate(BaseModel):
     locale: str | None = Field(
         default=None, max_length=16, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
     )
+    user: WebUser | None = None
 
 
 class History(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from frontdesk.conversations.repository import (
 from frontdesk.conversations.schemas import MessageOut
 from frontdesk.delivery.service import enqueue
 from frontdesk.engine.reply import Reply
-from frontdesk.errors import Conflict, NotFound
+from frontdesk.errors import Conflict, Invalid, NotFound
 from frontdesk.store.db import on_commit
 from frontdesk.tenancy.context import TenantContext
 
@@ -37,6 +38,13 @@ class ConversationNotFound(NotFound):
 class ConversationClosed(Conflict):
     title = "Conversation closed"
     type_slug = "conversation-closed"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedUser:
+    id: str
+    name: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +66,34 @@ async def start_web_conversation(
     *,
     contact_id: uuid.UUID | None,
     locale: str | None = None,
+    user: VerifiedUser | None = None,
 ) -> WebStart:
-    """Resume the visitor's open web conversation, or start a visitor and a conversation."""
+    """Resume the visitor's open web conversation, or start a visitor and a conversation.
+
+    A verified ``user`` is one contact on every device: found by the tenant's own user id.
+    """
     contacts = ContactRepository(session, tenant.id)
     conversations = ConversationRepository(session, tenant.id)
-    contact = await contacts.get(contact_id) if contact_id else None
+    identities = IdentityRepository(session, tenant.id)
+    contact = None
+    if user is not None:
+        identity = await identities.find(WEBCHAT, f"user:{user.id}")
+        contact = await contacts.get(identity.contact_id) if identity else None
+        if contact is None:
+            contact = contacts.add(Contact(locale=locale))
+            await session.flush()
+            identities.add(
+                ChannelIdentity(
+                    contact_id=contact.id,
+                    channel=WEBCHAT,
+                    external_id=f"user:{user.id}",
+                    verified=True,
+                )
+            )
+        contact.display_name = user.name or contact.display_name
+        contact.email = user.email or contact.email
+    elif contact_id is not None:
+        contact = await contacts.get(contact_id)
     if contact is not None:
         open_one = await conversations.open_for(contact.id, WEBCHAT)
         if open_one is not None:
@@ -70,7 +101,7 @@ async def start_web_conversation(
     else:
         contact = contacts.add(Contact(locale=locale))
         await session.flush()
-        IdentityRepository(session, tenant.id).add(
+        identities.add(
             ChannelIdentity(contact_id=contact.id, channel=WEBCHAT, external_id=str(contact.id))
         )
     conversation = conversations.add(
@@ -98,6 +129,49 @@ async def list_conversations(
     session: AsyncSession, tenant: TenantContext, *, limit: int = 50
 ) -> Sequence[Conversation]:
     return await ConversationRepository(session, tenant.id).recent(limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: Sequence[Conversation]
+    next_cursor: str | None
+
+
+class BadCursor(Invalid):
+    title = "Invalid cursor"
+    type_slug = "invalid-cursor"
+
+
+async def page_conversations(
+    session: AsyncSession,
+    tenant: TenantContext,
+    *,
+    channel: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page:
+    """A page of the tenant's conversations; ``cursor`` continues where the last page ended."""
+    before = _decode_cursor(cursor) if cursor else None
+    rows = await ConversationRepository(session, tenant.id).page(
+        channel=channel, status=status, before=before, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows else None
+    next_cursor = (
+        f"{int(last.updated_at.timestamp() * 1_000_000)}.{last.id.hex}" if more and last else None
+    )
+    return Page(rows=rows, next_cursor=next_cursor)
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        micros, _, hex_id = cursor.partition(".")
+        moment = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
+        return moment, uuid.UUID(hex=hex_id)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise BadCursor("the cursor is not one this API returned") from exc
 
 
 async def receive(

@@ -16,7 +16,7 @@ from frontdesk.tenancy.store import TenantContextStore
 
 def make_send(tenants: TenantContextStore, channels: ChannelRegistry) -> Handler:
     async def send(session: AsyncSession, job: OutboxJob) -> None:
-        tenant = await tenants.by_id(session, job.tenant_id)
+        tenant = await tenants.by_id(job.tenant_id, session=session)
         message = await conversations.get_message(
             session, tenant, uuid.UUID(job.payload["message_id"])
         )

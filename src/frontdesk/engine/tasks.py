@@ -22,7 +22,7 @@ def make_decide(
     """The ``engine.decide`` handler: history → responder → reply stored with its delivery job."""
 
     async def decide(session: AsyncSession, job: OutboxJob) -> None:
-        tenant = await tenants.by_id(session, job.tenant_id)
+        tenant = await tenants.by_id(job.tenant_id, session=session)
         conversation = await conversations.get_conversation(
             session, tenant, uuid.UUID(job.payload["conversation_id"])
         )

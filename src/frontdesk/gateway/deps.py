@@ -1,18 +1,28 @@
-"""Request dependencies: the unit of work, the tenant from the path, the caller's credential."""
+"""The authenticated part of the security pipeline, as request dependencies, in this order:
+tenant resolution → authentication (the credential kinds each route accepts) → scope check →
+per-tenant rate limit → the immutable ``TenantContext`` handed to the route.
+
+(Request id, body limit, the pre-auth flood limit and CORS run before, in the ASGI middleware.)
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import structlog
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.errors import Forbidden, Unauthorized
+from frontdesk.errors import Forbidden, FrontDeskError, Unauthorized
 from frontdesk.runtime import Runtime
-from frontdesk.security.keys import verify_key
-from frontdesk.security.tokens import VisitorClaims
+from frontdesk.security.audit import record
+from frontdesk.security.client_ip import ip_bucket
+from frontdesk.security.keys import InvalidKey
+from frontdesk.security.ratelimit import LimitKey, PlanLimits, plan_limits
+from frontdesk.security.tokens import ACCESS, VISITOR, Claims
 from frontdesk.tenancy.context import TenantContext
 
 
@@ -38,15 +48,54 @@ class TenantSuspended(Forbidden):
     type_slug = "tenant-suspended"
 
 
+class InsufficientScope(Forbidden):
+    title = "Insufficient scope"
+    type_slug = "insufficient-scope"
+
+
+class WrongCredential(Forbidden):
+    title = "Wrong kind of credential"
+    type_slug = "wrong-credential"
+
+
+class RateLimited(FrontDeskError):
+    status = 429
+    title = "Too many requests"
+    type_slug = "rate-limited"
+
+
+def _plan(tenant: TenantContext) -> PlanLimits:
+    """The tenant's plan, with its per-tenant overrides applied."""
+    return plan_limits(tenant.settings.plan, tenant.settings.rate_limits)
+
+
+async def _limit(rt: Runtime, response: Response, tenant: TenantContext, *keys: LimitKey) -> None:
+    decision = await rt.limiter.hit(*keys)
+    headers = decision.headers()
+    if not decision.allowed:
+        structlog.get_logger("frontdesk.security").info(
+            "security.rate_limited", tenant=tenant.slug, scope=decision.scope
+        )
+        raise RateLimited(
+            f"the {decision.scope} limit is reached; retry after {decision.retry_after} s",
+            headers=headers,
+        )
+    response.headers.update(headers)
+
+
 async def _tenant(
     request: Request,
     rt: RuntimeDep,
     session: Session,
     tenant: Annotated[str, Path(min_length=1, max_length=63, pattern=r"^[a-z0-9-]+$")],
 ) -> TenantContext:
-    context = await rt.tenants.by_slug(session, tenant)
+    context = await rt.tenants.by_slug(tenant, session=session)
+    return _admit(request, context)
+
+
+def _admit(request: Request, context: TenantContext) -> TenantContext:
     if not context.active:
-        raise TenantSuspended(f"tenant '{tenant}' is suspended")
+        raise TenantSuspended(f"tenant '{context.slug}' is suspended")
     request.state.tenant = context.slug
     structlog.contextvars.bind_contextvars(tenant=context.slug)
     return context
@@ -55,48 +104,163 @@ async def _tenant(
 PathTenant = Annotated[TenantContext, Depends(_tenant)]
 
 
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return None
+
+
+async def _cross_tenant(session: AsyncSession, tenant: TenantContext, owner: uuid.UUID) -> None:
+    """Note in the audit log of the tenant whose credential was used elsewhere."""
+    record(session, owner, actor="anonymous", action="security.cross_tenant", target=tenant.slug)
+
+
 async def _publishable(
+    rt: RuntimeDep,
     session: Session,
+    response: Response,
+    request: Request,
     tenant: PathTenant,
     x_frontdesk_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> TenantContext:
     if not x_frontdesk_key:
         raise Unauthorized("the X-FrontDesk-Key header with a publishable key is required")
-    await verify_key(session, tenant.id, x_frontdesk_key, kind="publishable")
+    if x_frontdesk_key.startswith("sk_"):
+        raise WrongCredential("a secret key must never be sent from a browser")
+    info = await rt.keys.resolve(session, x_frontdesk_key, kind="publishable")
+    if info.tenant_id != tenant.id:
+        await _cross_tenant(session, tenant, info.tenant_id)
+        raise InvalidKey("the key is not valid for this tenant")
+    limits = _plan(tenant)
+    await _limit(
+        rt,
+        response,
+        tenant,
+        LimitKey("visitor", f"{tenant.id}:ip:{ip_bucket(request.state.client_ip)}", limits.visitor),
+        LimitKey("tenant", str(tenant.id), limits.tenant),
+    )
     return tenant
 
 
 WebClient = Annotated[TenantContext, Depends(_publishable)]
 
 
-def _bearer(authorization: str | None) -> str | None:
-    if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return None
+async def _visitor_claims(
+    rt: Runtime, session: AsyncSession, tenant: TenantContext, token: str | None
+) -> Claims:
+    if not token:
+        raise Unauthorized("a visitor token is required (Authorization: Bearer …)")
+    return await rt.tokens.verify(
+        token,
+        kind=VISITOR,
+        tenant_id=tenant.id,
+        not_before=tenant.tokens_not_before,
+        session=session,
+    )
 
 
 async def optional_visitor(
     rt: RuntimeDep,
+    session: Session,
     tenant: PathTenant,
-    authorization: Annotated[str | None, Header(max_length=2100)] = None,
-) -> VisitorClaims | None:
+    authorization: Annotated[str | None, Header(max_length=4200)] = None,
+) -> Claims | None:
     token = _bearer(authorization)
-    if token is None:
-        return None
-    return rt.tokens.verify(token, tenant_id=tenant.id)
+    return await _visitor_claims(rt, session, tenant, token) if token else None
 
 
 async def _visitor(
     rt: RuntimeDep,
+    session: Session,
+    response: Response,
     tenant: PathTenant,
-    authorization: Annotated[str | None, Header(max_length=2100)] = None,
-    token: Annotated[str | None, Query(max_length=2048, description="for EventSource")] = None,
-) -> VisitorClaims:
-    value = _bearer(authorization) or token
-    if not value:
-        raise Unauthorized("a visitor token is required (Authorization: Bearer …)")
-    return rt.tokens.verify(value, tenant_id=tenant.id)
+    authorization: Annotated[str | None, Header(max_length=4200)] = None,
+    token: Annotated[str | None, Query(max_length=4096, description="for EventSource")] = None,
+) -> Claims:
+    claims = await _visitor_claims(rt, session, tenant, _bearer(authorization) or token)
+    if claims.user_id is None and tenant.settings.identity_verification == "required":
+        raise Unauthorized("this site requires a verified user to chat")
+    limits = _plan(tenant)
+    await _limit(
+        rt,
+        response,
+        tenant,
+        LimitKey("visitor", f"{tenant.id}:{claims.subject}", limits.visitor),
+        LimitKey("tenant", str(tenant.id), limits.tenant),
+    )
+    return claims
 
 
-Visitor = Annotated[VisitorClaims, Depends(_visitor)]
-MaybeVisitor = Annotated[VisitorClaims | None, Depends(optional_visitor)]
+Visitor = Annotated[Claims, Depends(_visitor)]
+MaybeVisitor = Annotated[Claims | None, Depends(optional_visitor)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A tenant's server: who it is, inside which tenant, with which scopes."""
+
+    tenant: TenantContext
+    credential: Literal["secret_key", "access_token"]
+    subject: str
+    scopes: frozenset[str]
+    key_family: uuid.UUID | None
+
+
+async def authenticate_server(
+    rt: Runtime, session: AsyncSession, request: Request, credential: str | None
+) -> Caller:
+    """A secret key or a Tenant Access Token → the caller and its tenant."""
+    if not credential:
+        raise Unauthorized("a secret key or access token is required (Authorization: Bearer …)")
+    if credential.startswith("pk_"):
+        raise WrongCredential("a publishable key cannot call server routes")
+    if credential.startswith("sk_"):
+        info = await rt.keys.resolve(session, credential, kind="secret")
+        tenant = await rt.tenants.by_id(info.tenant_id, session=session)
+        caller = Caller(tenant, "secret_key", f"key:{info.id}", info.scopes, info.family_id)
+    else:
+        claims = await rt.tokens.verify(credential, kind=ACCESS, session=session)
+        tenant = await rt.tenants.by_id(claims.tenant_id, session=session)
+        await rt.tokens.verify(
+            credential,
+            kind=ACCESS,
+            tenant_id=tenant.id,
+            not_before=tenant.tokens_not_before,
+            session=session,
+        )
+        caller = Caller(tenant, "access_token", claims.subject, claims.scopes, claims.key_family)
+    _admit(request, tenant)
+    return caller
+
+
+async def _server(
+    rt: RuntimeDep,
+    session: Session,
+    request: Request,
+    authorization: Annotated[str | None, Header(max_length=4200)] = None,
+) -> Caller:
+    return await authenticate_server(rt, session, request, _bearer(authorization))
+
+
+def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
+    """The caller, let through only with ``scope`` and within its tenant's and key's limits."""
+
+    async def check(
+        rt: RuntimeDep,
+        response: Response,
+        caller: Annotated[Caller, Depends(_server)],
+    ) -> Caller:
+        if scope not in caller.scopes:
+            raise InsufficientScope(f"this route requires the '{scope}' scope")
+        limits = _plan(caller.tenant)
+        family = caller.key_family or caller.subject
+        await _limit(
+            rt,
+            response,
+            caller.tenant,
+            LimitKey("key", f"{caller.tenant.id}:{family}", limits.key),
+            LimitKey("tenant", str(caller.tenant.id), limits.tenant),
+        )
+        return caller
+
+    return check

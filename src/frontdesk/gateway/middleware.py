@@ -1,9 +1,13 @@
-"""The outer pipeline, as plain ASGI: request id, body size limit, access log and metrics."""
+"""The outer pipeline, as plain ASGI and cheap before expensive: request id → body size limit →
+pre-auth flood limit per client IP; plus the access log, metrics and baseline security headers.
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 import orjson
@@ -11,6 +15,9 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.observability.metrics import Metrics
+from frontdesk.security.client_ip import client_ip, ip_bucket
+from frontdesk.security.cors import security_headers
+from frontdesk.security.ratelimit import LimitKey, RateLimiter
 
 log = structlog.get_logger("frontdesk.gateway")
 REQUEST_ID = b"x-request-id"
@@ -35,10 +42,23 @@ def _problem_body(status: int, title: str, detail: str, slug: str, request_id: s
 class Pipeline:
     """Gives every request an id, bounds its body, logs and counts it."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body: int,
+        limiter: RateLimiter,
+        trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
+        flood_per_minute: int = 1200,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
+        self.limiter = limiter
+        self.trusted = tuple(trusted_proxies)
+        self.flood = flood_per_minute
+        self.baseline = security_headers(html=False, tls=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,8 +71,10 @@ class Pipeline:
             if 8 <= len(incoming) <= 64 and incoming.isprintable()
             else secrets.token_hex(8)
         )
+        ip = client_ip(scope, self.trusted)
+        scope.setdefault("state", {})["client_ip"] = ip
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, client_ip=ip)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -68,6 +90,20 @@ class Pipeline:
                 "request-too-large",
             )
             self._observe(scope, 413, started)
+            return
+
+        flood = await self.limiter.hit(LimitKey("ip", ip_bucket(ip), self.flood))
+        if not flood.allowed:
+            await self._reject(
+                send,
+                request_id,
+                429,
+                "Too many requests",
+                "too many requests from this address",
+                "rate-limited",
+                extra=flood.headers(),
+            )
+            self._observe(scope, 429, started)
             return
 
         received = 0
@@ -108,8 +144,20 @@ class Pipeline:
         finally:
             self._observe(scope, status, started)
 
+    def _missing(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """The baseline security headers a response does not set itself (HTML sets its own)."""
+        present = {name.lower() for name, _ in headers}
+        return [(name, value) for name, value in self.baseline if name not in present]
+
     async def _reject(
-        self, send: Send, request_id: str, status: int, title: str, detail: str, slug: str
+        self,
+        send: Send,
+        request_id: str,
+        status: int,
+        title: str,
+        detail: str,
+        slug: str,
+        extra: dict[str, str] | None = None,
     ) -> None:
         body = _problem_body(status, title, detail, slug, request_id)
         await send(

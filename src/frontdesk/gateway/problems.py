@@ -40,7 +40,12 @@ def _pointer(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 async def _domain(request: Request, exc: FrontDeskError) -> Response:
-    return problem(exc.status, exc.title, exc.detail, slug=exc.type_slug, **exc.extra)
+    headers = dict(exc.headers or {})
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="frontdesk"')
+    return problem(
+        exc.status, exc.title, exc.detail, slug=exc.type_slug, headers=headers or None, **exc.extra
+    )
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> Response:

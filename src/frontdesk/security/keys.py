@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import NotFound, Unauthorized
+from frontdesk.realtime.invalidation import announce
 from frontdesk.security.audit import record
 from frontdesk.security.models import ApiKey
 from frontdesk.store.base import utcnow
@@ -35,6 +39,9 @@ DEFAULT_SCOPES: dict[str, list[str]] = {
     "publishable": ["visitor"],
     "secret": ["conversations:read", "conversations:write"],
 }
+
+
+KEY_TOPIC = "key"
 
 
 class InvalidKey(Unauthorized):
@@ -97,7 +104,113 @@ async def revoke_key(
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         record(session, tenant_id, actor=actor, action="key.revoked", target=str(row.id))
+        announce(session, KEY_TOPIC, row.key_hash)
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What a request needs to know about the key it came with."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    family_id: uuid.UUID
+    kind: str
+    scopes: frozenset[str]
+    expires_at: datetime | None
+
+
+async def rotate_key(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    key_id: uuid.UUID,
+    *,
+    overlap: timedelta,
+    actor: str,
+) -> IssuedKey:
+    """Issue the key's successor (same kind, scopes and family, so quotas carry on); the old
+    key keeps working for ``overlap`` and then stops."""
+    old = await ApiKeyRepository(session, tenant_id).get(key_id)
+    if old is None or old.revoked_at is not None:
+        raise KeyNotFound(f"no live key {key_id}")
+    issued = await create_key(session, tenant_id, kind=old.kind, name=old.name, actor=actor)  # type: ignore[arg-type]
+    issued.row.family_id = old.family_id
+    issued.row.scopes = list(old.scopes)
+    expires = utcnow() + overlap
+    if old.expires_at is None or old.expires_at > expires:
+        old.expires_at = expires
+        announce(session, KEY_TOPIC, old.key_hash)
+    record(
+        session,
+        tenant_id,
+        actor=actor,
+        action="key.rotated",
+        target=str(old.id),
+        data={"successor": str(issued.row.id), "overlap_seconds": int(overlap.total_seconds())},
+    )
+    return issued
+
+
+class KeyDirectory:
+    """Key → ``KeyInfo`` through a short in-memory cache; ``forget`` drops one at once
+    (revocation and rotation announce it to every instance)."""
+
+    def __init__(self, *, ttl: float = 30.0, size: int = 10_000) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
+        self._used: dict[uuid.UUID, float] = {}
+
+    def forget(self, key_hash: str) -> None:
+        if key_hash == "*":
+            self._cache.clear()
+        else:
+            self._cache.pop(key_hash, None)
+
+    async def resolve(self, session: AsyncSession, key: str, *, kind: KeyKind) -> KeyInfo:
+        """The live key of ``kind`` that ``key`` is, in whichever tenant it belongs to."""
+        if not key.startswith(PREFIXES[kind]) or len(key) > 100:
+            raise InvalidKey(f"a {kind} key is required")
+        digest = hash_key(key)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            info = hit[1]
+        else:
+            row = (
+                await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))
+            ).scalar_one_or_none()
+            info = None
+            if row is not None and row.revoked_at is None:
+                info = KeyInfo(
+                    id=row.id,
+                    tenant_id=row.tenant_id,
+                    family_id=row.family_id,
+                    kind=row.kind,
+                    scopes=frozenset(row.scopes),
+                    expires_at=row.expires_at,
+                )
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            self._cache[digest] = (now + self._ttl, info)
+        if (
+            info is None
+            or info.kind != kind
+            or (info.expires_at is not None and info.expires_at <= utcnow())
+        ):
+            raise InvalidKey("the key is not valid")
+        await self._touch(session, info.id, now)
+        return info
+
+    async def _touch(self, session: AsyncSession, key_id: uuid.UUID, now: float) -> None:
+        # Last use is recorded at most once a minute per key: a write per request would cost more
+        # than the request.
+        if self._used.get(key_id, 0.0) > now:
+            return
+        self._used[key_id] = now + 60
+        await session.execute(
+            update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())
+        )
 
 
 async def verify_key(

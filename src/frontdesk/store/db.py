@@ -56,14 +56,13 @@ class Database:
         self.url = settings.resolved_database_url
         self.engine = make_engine(self.url, pool_size=settings.db_pool_size)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.job_wakeup: Callable[[], None] | None = None
-        """Called after a commit that enqueued jobs, so an in-process runner starts at once."""
+        self.session_info: dict[str, Any] = {}
+        """Put in every session's ``info``: the job runner's wakeup, the invalidation bus."""
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
-            if self.job_wakeup is not None:
-                session.info["wakeup"] = self.job_wakeup
+            session.info.update(self.session_info)
             try:
                 yield session
                 await session.commit()

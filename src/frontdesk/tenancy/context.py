@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 
 from frontdesk.engine.packs import ContextPack
 from frontdesk.tenancy.schemas import TenantSettings
@@ -18,6 +19,7 @@ class TenantContext:
     status: str
     settings: TenantSettings
     pack: ContextPack | None
+    tokens_not_before: datetime | None = None
 
     @property
     def active(self) -> bool:

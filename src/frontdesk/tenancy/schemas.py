@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from frontdesk.security.cors import normalize_origin
 
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", max_length=63)
@@ -27,6 +29,22 @@ class TenantSettings(BaseModel):
     allowed_origins: tuple[Annotated[str, StringConstraints(max_length=255)], ...] = Field(
         default=(), max_length=50
     )
+    plan: Literal["free", "starter", "pro", "enterprise"] = "free"
+    rate_limits: dict[
+        Literal["tenant", "key", "visitor"], Annotated[int, Field(ge=1, le=1_000_000)]
+    ] = Field(default_factory=dict, description="per-minute overrides of the plan's limits")
+    identity_verification: Literal["optional", "required"] = "optional"
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        normalized = []
+        for origin in value:
+            clean = normalize_origin(origin)
+            if clean is None:
+                raise ValueError(f"'{origin}' is not an origin (scheme://host[:port])")
+            normalized.append(clean)
+        return tuple(dict.fromkeys(normalized))
 
 
 class TenantCreate(BaseModel):

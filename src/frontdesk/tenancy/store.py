@@ -1,49 +1,72 @@
-"""The Tenant Context Store: tenant slug or id → ``TenantContext``, through an in-process cache."""
+"""The Tenant Context Store: tenant slug or id → immutable ``TenantContext``.
+
+A hit is a dictionary lookup; a miss reads the database through the caller's session (never a
+second one: the embedded SQLite has one connection) or, without one, a short session of its
+own. Entries live ``ttl`` seconds and are dropped at once when the tenant changes, on every
+instance (invalidation bus).
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.store.db import Database
 from frontdesk.tenancy.context import TenantContext
+from frontdesk.tenancy.models import Tenant
 from frontdesk.tenancy.repository import TenantTable
 from frontdesk.tenancy.service import TenantNotFound, to_context
 
 
 class TenantContextStore:
-    """Caches contexts for ``ttl`` seconds; ``invalidate`` drops one at once after a change."""
-
-    def __init__(self, *, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, db: Database, *, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._db = db
         self._ttl = ttl
         self._clock = clock
         self._by_slug: dict[str, tuple[float, TenantContext]] = {}
         self._slug_of: dict[uuid.UUID, str] = {}
 
-    async def by_slug(self, session: AsyncSession, slug: str) -> TenantContext:
+    async def by_slug(self, slug: str, *, session: AsyncSession | None = None) -> TenantContext:
         hit = self._by_slug.get(slug)
         if hit is not None and hit[0] > self._clock():
             return hit[1]
-        tenant = await TenantTable(session).by_slug(slug)
-        if tenant is None:
-            raise TenantNotFound(f"no tenant '{slug}'")
-        return self._keep(to_context(tenant))
+        return await self._load(lambda table: table.by_slug(slug), slug, session)
 
-    async def by_id(self, session: AsyncSession, tenant_id: uuid.UUID) -> TenantContext:
+    async def by_id(
+        self, tenant_id: uuid.UUID, *, session: AsyncSession | None = None
+    ) -> TenantContext:
         slug = self._slug_of.get(tenant_id)
         if slug is not None:
             hit = self._by_slug.get(slug)
             if hit is not None and hit[0] > self._clock():
                 return hit[1]
-        tenant = await TenantTable(session).by_id(tenant_id)
+        return await self._load(lambda table: table.by_id(tenant_id), str(tenant_id), session)
+
+    async def _load(
+        self,
+        find: Callable[[TenantTable], Awaitable[Tenant | None]],
+        name: str,
+        session: AsyncSession | None,
+    ) -> TenantContext:
+        if session is None:
+            async with self._db.session() as own:
+                return await self._load(find, name, own)
+        tenant = await find(TenantTable(session))
         if tenant is None:
-            raise TenantNotFound(f"no tenant '{tenant_id}'")
+            raise TenantNotFound(f"no tenant '{name}'")
         return self._keep(to_context(tenant))
 
     def invalidate(self, slug: str) -> None:
-        self._by_slug.pop(slug, None)
+        """Drop ``slug`` (``*``: everything); the next lookup reads the database."""
+        if slug == "*":
+            self._by_slug.clear()
+        else:
+            self._by_slug.pop(slug, None)
 
     def _keep(self, context: TenantContext) -> TenantContext:
         self._by_slug[context.slug] = (self._clock() + self._ttl, context)

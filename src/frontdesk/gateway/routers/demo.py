@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+import secrets
 from importlib.resources import files
 
 from fastapi import APIRouter
 from starlette.responses import HTMLResponse
 
 from frontdesk.gateway.deps import RuntimeDep
+from frontdesk.security.cors import security_headers
 from frontdesk.security.keys import publishable_key
 from frontdesk.tenancy.repository import TenantTable
 
@@ -23,10 +25,18 @@ async def demo(rt: RuntimeDep) -> HTMLResponse:
         tenant = await TenantTable(session).by_slug(slug)
         key = await publishable_key(session, tenant.id) if tenant else None
         name = tenant.name if tenant else slug
-    page = PAGE.read_text(encoding="utf-8")
+    nonce = secrets.token_urlsafe(16)
     page = (
-        page.replace("{{tenant}}", html.escape(slug))
+        PAGE.read_text(encoding="utf-8")
+        .replace("{{tenant}}", html.escape(slug))
         .replace("{{key}}", html.escape(key or ""))
         .replace("{{name}}", html.escape(name))
+        .replace("{{nonce}}", nonce)
     )
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    headers = {
+        name.decode(): value.decode()
+        for name, value in security_headers(
+            html=True, tls=rt.settings.behind_tls, script_nonce=nonce
+        )
+    }
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", **headers})

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from frontdesk.conversations import service as conversations
@@ -19,15 +20,25 @@ from frontdesk.conversations.schemas import (
     MessageOut,
     WebSession,
     WebSessionCreate,
+    WebUser,
 )
+from frontdesk.conversations.service import VerifiedUser
+from frontdesk.errors import Unauthorized
 from frontdesk.gateway.deps import MaybeVisitor, PathTenant, RuntimeDep, Session, Visitor, WebClient
 from frontdesk.realtime.hub import Event
 from frontdesk.runtime import Runtime
-from frontdesk.security.tokens import VisitorClaims
+from frontdesk.security.identity import verify_identity
+from frontdesk.security.secrets import active_secrets
+from frontdesk.security.tokens import VISITOR
 from frontdesk.tenancy.context import TenantContext
 
 router = APIRouter(prefix="/web/v1/{tenant}", tags=["web chat"])
 BACKLOG_PAGE = 200
+
+
+class IdentityRequired(Unauthorized):
+    title = "Identity verification required"
+    type_slug = "identity-required"
 
 
 @router.post("/conversations", response_model=WebSession)
@@ -38,20 +49,57 @@ async def start_conversation(
     visitor: MaybeVisitor,
     body: WebSessionCreate | None = None,
 ) -> WebSession:
-    """Start a web chat, or resume the visitor's open one when a visitor token is sent."""
+    """Start a web chat, or resume the visitor's open one when a visitor token is sent.
+
+    With ``user`` (the site's user id and the proof its server computed) the visitor is that
+    user on every device; a tenant that requires it refuses visitors without a valid proof.
+    """
+    user = await _verified_user(rt, session, tenant, body.user if body else None)
+    if user is None and visitor is not None and visitor.user_id is not None:
+        user = VerifiedUser(id=visitor.user_id)
+    if user is None and tenant.settings.identity_verification == "required":
+        raise IdentityRequired("this site requires a verified user to chat")
     started = await conversations.start_web_conversation(
         session,
         tenant,
         contact_id=visitor.contact_id if visitor else None,
         locale=body.locale if body else None,
+        user=user,
     )
-    token = rt.tokens.issue(VisitorClaims(tenant_id=tenant.id, contact_id=started.contact.id))
+    issued = rt.tokens.issue(
+        VISITOR,
+        tenant_id=tenant.id,
+        subject=str(started.contact.id),
+        user_id=user.id if user else None,
+    )
     return WebSession(
-        visitor_token=token,
+        visitor_token=issued.token,
         contact_id=started.contact.id,
         conversation=ConversationOut.model_validate(started.conversation),
         resumed=started.resumed,
+        verified=user is not None,
     )
+
+
+async def _verified_user(
+    rt: Runtime, session: AsyncSession, tenant: TenantContext, user: WebUser | None
+) -> VerifiedUser | None:
+    if user is None:
+        return None
+    secrets = await active_secrets(session, rt.box, tenant.id, purpose="identity")
+    if not secrets:
+        raise IdentityRequired("identity verification is not set up for this tenant")
+    verified = verify_identity(secrets, user.id, user.proof)
+    claims = verified.claims
+    return VerifiedUser(
+        id=verified.user_id,
+        name=user.name or _text(claims.get("name")),
+        email=user.email or _text(claims.get("email")),
+    )
+
+
+def _text(value: object) -> str | None:
+    return str(value)[:200] if isinstance(value, str) and value else None
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202)

@@ -21,6 +21,21 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "invalidations",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("topic", sa.String(length=32), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("created_at", frontdesk.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invalidations")),
+    )
+    with op.batch_alter_table("invalidations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_invalidations_created_at"), ["created_at"])
+    op.create_table(
         "signing_keys",
         sa.Column("kid", sa.String(length=64), nullable=False),
         sa.Column("alg", sa.String(length=16), nullable=False),
@@ -108,6 +123,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("invalidations")
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         batch_op.drop_column("tokens_not_before")
 

@@ -1,0 +1,338 @@
+"""Per-tenant rate limits set by the tenant's plan, shared by all instances through Redis.
+
+Strategy: **fixed one-minute windows**, counted through the ``limits`` library's storage
+interface — its atomic ``incr`` (on Redis an ``INCRBY`` + ``EXPIRE`` Lua script; in memory
+``LocalStorage`` below), the very call ``limits``' ``FixedWindowRateLimiter.hit`` makes, used
+directly because ``hit`` throws away the count that this module needs for its headers.
+
+Why fixed windows, of the three strategies ``limits`` offers:
+
+- **One round trip per key, headers included.** The reply to ``incr`` is the window's count, so
+  ``remaining`` is exact; windows are aligned to the clock, so the reset time is computed here,
+  not asked of Redis. ``limits``' moving window and sliding window counter answer a hit with a
+  bare yes/no: their ``RateLimit-*`` headers and ``Retry-After`` would cost a second round trip per
+  key (``get_window_stats``), doubling the ≈ 72 µs the Redis client costs per call.
+- **Small state.** One integer per key and window. The moving window keeps a timestamp for every
+  allowed hit (a 30,000-per-minute tenant would be a 30,000-item list, indexed at its far end on
+  each hit); the sliding window counter keeps two counters and its count is an estimate anyway.
+- **The price:** a client can fit up to twice its limit across a window boundary (the end of one
+  window and the start of the next). Accepted: these limits guard against abuse and runaway
+  clients, they are not meters, and no minute ever sees more than twice the limit.
+
+Windows are one minute, aligned to the wall clock (which instances share) and shifted per
+identity by a stable hash, so that the clients of a tenant do not all reset on the same second.
+No burst allowance is needed: a fixed window lets a whole minute's quota through at once.
+
+Consistency: each ``incr`` is atomic, so N concurrent hits on a limit of L let exactly L through,
+on one instance or many. A refused hit still counts in its own window (its key stays exhausted)
+but keys after the refusing one are not charged, so order keys from the narrowest to the widest
+(per IP, per visitor, per key family, per tenant): one noisy visitor does not consume the tenant's
+quota.
+
+If Redis fails, the limiter counts in this instance's memory for a few seconds before trying
+Redis again: the limits then hold per instance instead of across instances, requests do not fail,
+and only the one request that finds Redis down waits (for the timeout at most).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal, get_args
+
+import structlog
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import RedisStorage, Storage
+from limits.errors import StorageError
+from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+log = structlog.get_logger("frontdesk.security")
+
+Scope = Literal["ip", "tenant", "key", "visitor"]
+SCOPES: frozenset[str] = frozenset(get_args(Scope))
+
+REDIS_PREFIX = "frontdesk:rl"
+"""Every key this module writes in Redis starts with ``frontdesk:rl:``."""
+
+WINDOW = 60
+"""Seconds in a window: every limit here is per minute."""
+
+_NAMESPACE = "fw"
+_RETRY_REDIS_AFTER = 5.0
+
+
+class PlanLimits(BaseModel):
+    """Requests per minute allowed by a plan, for each kind of key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant: int = Field(ge=1, description="all requests of the tenant")
+    key: int = Field(ge=1, description="per API key family")
+    visitor: int = Field(ge=1, description="per visitor, or per client IP within the tenant")
+    ip_flood: int = Field(ge=1, description="before authentication, per client IP, all tenants")
+
+
+PLANS: dict[str, PlanLimits] = {
+    "free": PlanLimits(tenant=600, key=300, visitor=30, ip_flood=1200),
+    "starter": PlanLimits(tenant=1_800, key=900, visitor=60, ip_flood=1200),
+    "pro": PlanLimits(tenant=6_000, key=3_000, visitor=120, ip_flood=1200),
+    "enterprise": PlanLimits(tenant=30_000, key=15_000, visitor=300, ip_flood=1200),
+}
+
+
+def plan_limits(plan: str, overrides: Mapping[Any, int] | None = None) -> PlanLimits:
+    """The limits of ``plan`` with a tenant's per-minute ``overrides`` applied, validated.
+
+    Raises ``KeyError`` for an unknown plan and ``pydantic.ValidationError`` for a bad override.
+    """
+    limits = PLANS[plan]
+    if not overrides:
+        return limits
+    return PlanLimits.model_validate({**limits.model_dump(), **overrides})
+
+
+@dataclass(frozen=True, slots=True)
+class LimitKey:
+    """One quota: its scope, who it counts (namespaced by tenant where relevant), its size."""
+
+    scope: Scope
+    identity: str
+    per_minute: int
+
+    def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            raise ValueError(f"unknown rate limit scope {self.scope!r}")
+        if self.per_minute < 1:
+            raise ValueError("per_minute must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of a hit, and the quota the response headers describe.
+
+    Refused: the refusing key's quota. Allowed: the most constraining key's (least remaining).
+    """
+
+    allowed: bool
+    scope: str | None
+    limit: int
+    remaining: int
+    reset_seconds: int
+    retry_after: int | None
+    degraded: bool = False
+    """Counted in this instance's memory because the shared store was unreachable."""
+
+    def headers(self) -> dict[str, str]:
+        """``RateLimit-Limit``/``-Remaining``/``-Reset`` (delta seconds), and ``Retry-After``."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The same headers, lower-cased, as ASGI header pairs."""
+        return [(name.lower().encode(), value.encode()) for name, value in self.headers().items()]
+
+
+@lru_cache(maxsize=4096)
+def _item(per_minute: int) -> RateLimitItemPerMinute:
+    return RateLimitItemPerMinute(per_minute, namespace=_NAMESPACE)
+
+
+def _offset(scope: str, identity: str) -> int:
+    # A stable hash (not hash(), which is salted per process): every instance must agree.
+    return zlib.crc32(f"{scope}\0{identity}".encode()) % WINDOW
+
+
+class LocalStorage(Storage):
+    """Counters in this process's memory, behind the ``limits`` storage interface.
+
+    ``limits``' own ``MemoryStorage`` scans every key it holds after each ``incr``: with 20,000
+    live keys (a minute of distinct client IPs) a hit cost ≈ 2.7 ms instead of a few µs, and a
+    flood from many addresses would make every request slower. Here keys are filed by the second
+    they expire in, so expiring costs only what expires. Fixed windows need only ``incr``.
+    """
+
+    STORAGE_SCHEME = None
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+        self._counts: dict[str, int] = {}
+        self._expires: dict[str, float] = {}
+        self._due: dict[int, list[str]] = {}
+        self._swept = int(time.time())
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return ValueError
+
+    def _sweep(self, now: float) -> None:
+        second = int(now)
+        if second <= self._swept:
+            return
+        self._swept = second
+        for due in [due for due in self._due if due <= second]:
+            for key in self._due.pop(due):
+                if self._expires.get(key, math.inf) <= now:
+                    del self._expires[key], self._counts[key]
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Adds ``amount`` to ``key``'s counter, started with a life of ``expiry`` seconds."""
+        now = time.time()
+        self._sweep(now)
+        if self._expires.get(key, 0.0) > now:
+            count = self._counts[key] + amount
+        else:
+            count = amount
+            expires = now + expiry
+            self._expires[key] = expires
+            self._due.setdefault(math.ceil(expires), []).append(key)
+        self._counts[key] = count
+        return count
+
+    async def get(self, key: str) -> int:
+        """The counter of ``key``; 0 once expired."""
+        return self._counts[key] if self._expires.get(key, 0.0) > time.time() else 0
+
+    async def get_expiry(self, key: str) -> float:
+        """When ``key`` expires (epoch seconds); now if it does not exist."""
+        now = time.time()
+        expires = self._expires.get(key, now)
+        return expires if expires > now else now
+
+    async def check(self) -> bool:
+        """Always healthy."""
+        return True
+
+    async def reset(self) -> int | None:
+        """Forgets every counter; returns how many there were."""
+        count = len(self._counts)
+        self._counts.clear()
+        self._expires.clear()
+        self._due.clear()
+        return count
+
+    async def clear(self, key: str) -> None:
+        """Forgets ``key``'s counter."""
+        self._counts.pop(key, None)
+        self._expires.pop(key, None)
+
+
+def _redis_urls(url: str) -> tuple[str, str]:
+    """``url`` as redis-py spells it, and as ``limits`` does (``async+redis://…``)."""
+    plain = url.removeprefix("async+").replace("redis+unix://", "unix://", 1)
+    if plain.startswith("unix://"):
+        return plain, "async+redis+" + plain
+    return plain, "async+" + plain
+
+
+class RateLimiter:
+    """Consumes quota from one or more keys per request; build with ``memory()`` or ``redis()``."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        fallback: Storage | None = None,
+        pool: ConnectionPool | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._storage = storage
+        self._fallback = fallback
+        self._pool = pool
+        self._clock = clock
+        self._redis_down_until = 0.0
+
+    @classmethod
+    def memory(cls, *, clock: Callable[[], float] = time.time) -> RateLimiter:
+        """Counts in this process: the embedded default, a single instance."""
+        return cls(LocalStorage(), clock=clock)
+
+    @classmethod
+    def redis(
+        cls,
+        url: str,
+        *,
+        timeout: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> RateLimiter:
+        """Counts in Redis at ``url`` (``redis://host:port/db``), shared by every instance.
+
+        ``timeout`` bounds each Redis call; past it the hit is counted in memory instead.
+        """
+        plain, storage_uri = _redis_urls(url)
+        pool = ConnectionPool.from_url(
+            plain,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            # One immediate retry covers a pooled connection the server has closed; the
+            # client's default (retries with backoff) would hold requests up on a dead server.
+            retry=Retry(NoBackoff(), 1),
+        )
+        options: dict[str, Any] = {"connection_pool": pool}
+        storage = RedisStorage(
+            storage_uri,
+            wrap_exceptions=True,
+            implementation="redispy",
+            key_prefix=REDIS_PREFIX,
+            **options,
+        )
+        return cls(storage, fallback=LocalStorage(), pool=pool, clock=clock)
+
+    async def aclose(self) -> None:
+        """Closes the Redis connections, if any."""
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def hit(self, *keys: LimitKey, cost: int = 1) -> Decision:
+        """Consumes ``cost`` from each key in order; stops at (and reports) the first refusal."""
+        if not keys:
+            raise ValueError("hit needs at least one key")
+        if cost < 1:
+            raise ValueError("cost must be at least 1")
+        now = self._clock()
+        degraded = False
+        limit, remaining, reset = 0, -1, 0
+        for key in keys:
+            shifted = now + _offset(key.scope, key.identity)
+            window = int(shifted // WINDOW)
+            key_reset = max(1, math.ceil((window + 1) * WINDOW - shifted))
+            name = _item(key.per_minute).key_for(key.scope, key.identity, window)
+            count, fell_back = await self._incr(name, key_reset, cost)
+            degraded = degraded or fell_back
+            if count > key.per_minute:
+                return Decision(False, key.scope, key.per_minute, 0, key_reset, key_reset, degraded)
+            key_remaining = key.per_minute - count
+            if (
+                remaining < 0
+                or key_remaining < remaining
+                or (key_remaining == remaining and key_reset > reset)
+            ):
+                limit, remaining, reset = key.per_minute, key_remaining, key_reset
+        return Decision(True, None, limit, remaining, reset, None, degraded)
+
+    async def _incr(self, name: str, expiry: int, cost: int) -> tuple[int, bool]:
+        if self._fallback is None:
+            return await self._storage.incr(name, expiry, cost), False
+        if time.monotonic() >= self._redis_down_until:
+            try:
+                return await self._storage.incr(name, expiry, cost), False
+            except StorageError as exc:
+                self._redis_down_until = time.monotonic() + _RETRY_REDIS_AFTER
+                log.warning(
+                    "security.ratelimit_store_unavailable",
+                    error=repr(exc.storage_error),
+                    retry_in_s=_RETRY_REDIS_AFTER,
+                )
+        return await self._fallback.incr(name, expiry, cost), True
