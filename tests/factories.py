@@ -20,7 +20,7 @@ PACK = load_pack(default_pack_dir())
 
 
 @dataclass(frozen=True)
-class TestTenant:
+class SampleTenant:
     context: TenantContext
     publishable_key: str
 
@@ -29,7 +29,7 @@ class TestTenant:
         return self.context.slug
 
 
-async def make_tenant(rt: Runtime, *, with_pack: bool = True) -> TestTenant:
+async def make_tenant(rt: Runtime, *, with_pack: bool = True) -> SampleTenant:
     slug = f"t-{secrets.token_hex(4)}"
     async with rt.db.session() as session:
         row = await create_tenant(
@@ -40,10 +40,10 @@ async def make_tenant(rt: Runtime, *, with_pack: bool = True) -> TestTenant:
         )
         issued = await create_key(session, row.id, kind="publishable", name="web", actor="test")
         context = to_context(row)
-    return TestTenant(context=context, publishable_key=issued.key)
+    return SampleTenant(context=context, publishable_key=issued.key)
 
 
-async def start_chat(client: httpx.AsyncClient, tenant: TestTenant) -> dict[str, Any]:
+async def start_chat(client: httpx.AsyncClient, tenant: SampleTenant) -> dict[str, Any]:
     response = await client.post(
         f"/web/v1/{tenant.slug}/conversations",
         headers={"X-FrontDesk-Key": tenant.publishable_key},
@@ -56,7 +56,7 @@ async def start_chat(client: httpx.AsyncClient, tenant: TestTenant) -> dict[str,
 
 async def wait_for_reply(
     client: httpx.AsyncClient,
-    tenant: TestTenant,
+    tenant: SampleTenant,
     chat: dict[str, Any],
     *,
     after: int,
@@ -81,7 +81,7 @@ async def wait_for_reply(
 
 
 async def make_secret_key(
-    rt: Runtime, tenant: TestTenant, *, scopes: list[str] | None = None
+    rt: Runtime, tenant: SampleTenant, *, scopes: list[str] | None = None
 ) -> str:
     async with rt.db.session() as session:
         issued = await create_key(
@@ -92,7 +92,7 @@ async def make_secret_key(
     return issued.key
 
 
-async def chat_with(client: httpx.AsyncClient, tenant: TestTenant, text: str) -> dict[str, Any]:
+async def chat_with(client: httpx.AsyncClient, tenant: SampleTenant, text: str) -> dict[str, Any]:
     """Start a web chat, send ``text`` and wait for the reply; returns the chat."""
     chat = await start_chat(client, tenant)
     response = await client.post(
