@@ -34,9 +34,9 @@ app = FastAPI(title="Front Desk benchmark baseline")
 _seq = itertools.count(2, 2)
 
 
-@app.post("/echo")
-async def echo(body: MessageCreate) -> MessageOut:
-    """Answer a visitor's message with a canned reply of the web chat's reply shape."""
+def reply(body: MessageCreate) -> MessageOut:
+    """A canned reply of the web chat's reply shape to ``body`` (the pipeline benchmark's
+    routes answer with it too, so the two servers differ only in what runs before it)."""
     return MessageOut(
         id=uuid.uuid4(),
         conversation_id=CONVERSATION,
@@ -51,24 +51,35 @@ async def echo(body: MessageCreate) -> MessageOut:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.baseline_app")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
-    args = parser.parse_args(argv)
-    # As ``frontdesk serve`` does: start-up objects stay out of every collection.
+@app.post("/echo")
+async def echo(body: MessageCreate) -> MessageOut:
+    """Answer a visitor's message with a canned reply of the web chat's reply shape."""
+    return reply(body)
+
+
+def serve(asgi: FastAPI, host: str, port: int) -> None:
+    """Serve ``asgi`` as ``frontdesk serve`` does: one process, no access log, start-up objects
+    kept out of every garbage collection."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
+        asgi,
+        host=host,
+        port=port,
         log_config=None,
         access_log=False,
         proxy_headers=False,
         server_header=False,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.baseline_app")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args(argv)
+    serve(app, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -8,28 +8,37 @@ seconds (not counted) and then ``--duration`` seconds (measured):
 * ``webchat``: every user starts a web chat conversation (not timed) and opens its event
   stream, then sends a message and waits for the reply to it on the stream, again and again;
   latency runs from the start of the ``POST`` to the arrival of the reply event.
+* ``request``: every user sends ``POST`` requests described by a ``--spec`` file (path,
+  headers per user, optionally a Standard Webhooks signature made for each request) on its own
+  keep-alive connection; latency is the request's round trip.
 
 A round trip counts when it completes inside the measured window. HTTP/1.1 is spoken directly
 over asyncio streams with the ``httptools`` parser (and ``uvloop`` when installed), so the
 generator is light enough that one core drives the bare route to its limit.
 
     python -m bench.load echo --url http://127.0.0.1:8001 --connections 32 --duration 10
+    python -m bench.load request --url http://127.0.0.1:8002 --spec spec.json
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import itertools
 import math
 import os
 import resource
+import secrets
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -183,6 +192,56 @@ class SseDecoder:
                 self._on_event(event, "\n".join(data))
 
 
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """What the ``request`` mode sends: ``POST path`` with a message body, ``headers[i]`` (cycled)
+    on connection ``i``, each request signed with ``sign_secret`` (Standard Webhooks) if set, and
+    ``expect`` as the only good status."""
+
+    path: str
+    headers: tuple[dict[str, str], ...] = ({},)
+    sign_secret: str | None = None
+    expect: int = 200
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RequestSpec:
+        headers = tuple(dict(h) for h in data.get("headers") or ({},))
+        return cls(
+            path=str(data["path"]),
+            headers=headers or ({},),
+            sign_secret=data.get("sign_secret"),
+            expect=int(data.get("expect", 200)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "headers": list(self.headers),
+            "sign_secret": self.sign_secret,
+            "expect": self.expect,
+        }
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks ``whsec_<base64>`` secret."""
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def sign(key: bytes, msg_id: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """The Standard Webhooks headers for ``body``: HMAC-SHA256 of ``"{id}.{timestamp}.{body}"``.
+
+    Made here with the standard library (a few µs), so signing every request does not load the
+    generator; the benchmark checks the server accepts it.
+    """
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+    }
+
+
 @dataclass(slots=True)
 class Window:
     """The measured window on the ``perf_counter`` clock, and what landed in it."""
@@ -326,6 +385,7 @@ async def run(
     tenant: str,
     key: str,
     server_pid: int | None = None,
+    spec: RequestSpec | None = None,
 ) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -336,6 +396,16 @@ async def run(
             connection = Connection(host, port)
             closers.append(connection.close)
             attempts.append(_echo(connection, f"e{os.getpid()}"))
+    elif mode == "request":
+        if spec is None:
+            raise ValueError("the request mode needs a spec")
+        # Unique per run, so signed message ids are never replays of an earlier run's.
+        run_id = f"r{os.getpid()}{secrets.token_hex(3)}"
+        for index in range(connections):
+            connection = Connection(host, port)
+            closers.append(connection.close)
+            headers = spec.headers[index % len(spec.headers)]
+            attempts.append(_request(connection, spec, headers, f"{run_id}x{index}"))
     else:
         visitors = [
             Visitor(host, port, tenant, key, f"v{os.getpid()}-{i}") for i in range(connections)
@@ -395,6 +465,32 @@ def _echo(connection: Connection, name: str) -> Callable[[str], Coroutine[Any, A
             raise HttpError(f"/echo answered {status}")
 
     return attempt
+
+
+def _request(
+    connection: Connection, spec: RequestSpec, headers: dict[str, str], name: str
+) -> Callable[[str], Coroutine[Any, Any, None]]:
+    sent = itertools.count()
+    key = signing_key(spec.sign_secret) if spec.sign_secret else None
+
+    async def attempt(text: str) -> None:
+        number = next(sent)
+        body = orjson.dumps({"text": text, "client_id": f"{name}-{number}"})
+        extra = headers if key is None else {**headers, **sign(key, f"msg_{name}-{number}", body)}
+        status, answer = await connection.request("POST", spec.path, extra, body)
+        if status != spec.expect or not answer:
+            raise HttpError(f"{spec.path} answered {status}{_problem_type(answer)}")
+
+    return attempt
+
+
+def _problem_type(body: bytes) -> str:
+    """`` (/problems/…)`` from a problem+json body, to tell refusals apart in the error counts."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        kind = orjson.loads(body).get("type")
+        if isinstance(kind, str):
+            return f" ({kind[:80]})"
+    return ""
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -481,13 +577,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.load", description="Drive one server; print the result as JSON."
     )
-    parser.add_argument("mode", choices=("echo", "webchat"))
+    parser.add_argument("mode", choices=("echo", "webchat", "request"))
     parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8001")
     parser.add_argument("--connections", type=int, default=32, help="virtual users")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds run before measuring")
     parser.add_argument("--tenant", default="colombiatic", help="web chat tenant slug")
     parser.add_argument("--key", default="", help="the tenant's publishable key (webchat)")
+    parser.add_argument(
+        "--spec", type=Path, default=None, help="what the request mode sends (a JSON file)"
+    )
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
     parser.add_argument(
         "--server-pid", type=int, default=None, help="report this process's CPU use too"
@@ -497,6 +596,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--connections must be >= 1, --duration > 0 and --warmup >= 0")
     if args.mode == "webchat" and not args.key:
         parser.error("webchat needs --key")
+    if args.mode == "request" and args.spec is None:
+        parser.error("request needs --spec")
     return args
 
 
@@ -513,6 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.tenant,
         args.key,
         args.server_pid,
+        RequestSpec.from_json(orjson.loads(args.spec.read_bytes())) if args.spec else None,
     )
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:

@@ -82,7 +82,10 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
     db.session_info.update(wakeup=jobs.wakeup, bus=bus)
     responder = responder or FirstResponder()
     channels = ChannelRegistry(WebChatAdapter(hub), ApiChannelAdapter())
-    jobs.register("engine.decide", make_decide(tenants, responder, hub))
+    jobs.register(
+        "engine.decide",
+        make_decide(tenants, responder, hub, needs_delivery=channels.needs_delivery),
+    )
     jobs.register("delivery.send", make_send(tenants, channels))
     return Runtime(
         settings=settings,

@@ -12,6 +12,7 @@ from frontdesk.tenancy.context import TenantContext
 
 class ApiChannelAdapter:
     kind = "api"
+    pushes = False
 
     async def send(self, tenant: TenantContext, message: MessageOut) -> str | None:
         return None

@@ -17,6 +17,9 @@ class ChannelNotConfigured(FrontDeskError):
 
 class ChannelAdapter(Protocol):
     kind: str
+    pushes: bool
+    """False where the client reads the store itself (web chat, API): the stored reply is
+    delivered, and no delivery job is needed."""
 
     async def send(self, tenant: TenantContext, message: MessageOut) -> str | None:
         """Deliver an outbound message; returns the provider's message id, if any."""
@@ -25,6 +28,9 @@ class ChannelAdapter(Protocol):
 class ChannelRegistry:
     def __init__(self, *adapters: ChannelAdapter) -> None:
         self._adapters = {adapter.kind: adapter for adapter in adapters}
+
+    def needs_delivery(self, kind: str) -> bool:
+        return self.get(kind).pushes
 
     def get(self, kind: str) -> ChannelAdapter:
         adapter = self._adapters.get(kind)

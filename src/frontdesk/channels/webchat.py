@@ -9,6 +9,7 @@ from frontdesk.tenancy.context import TenantContext
 
 class WebChatAdapter:
     kind = "webchat"
+    pushes = False
 
     def __init__(self, events: ConversationEvents) -> None:
         self._events = events

@@ -236,42 +236,47 @@ async def receive(
             return Received(message=existing, duplicate=True)
     if conversation.status == "closed":
         raise ConversationClosed("the conversation is closed; start a new one")
-    try:
-        async with session.begin_nested():
-            seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
-            message = messages.add(
-                Message(
-                    conversation_id=conversation.id,
-                    seq=seq,
-                    direction="in",
-                    channel=conversation.channel,
-                    sender=sender,
-                    text=text,
-                    status="received",
-                    external_id=external_id,
-                )
-            )
-            await session.flush()
-    except IntegrityError:
-        existing = (
-            await messages.by_external_id(conversation.channel, external_id)
-            if external_id is not None
-            else None
-        )
-        if existing is None:
-            raise
-        return Received(message=existing, duplicate=True)
-    await session.refresh(conversation, ["last_seq", "updated_at"])
+    inbound = Message(
+        conversation_id=conversation.id,
+        direction="in",
+        channel=conversation.channel,
+        sender=sender,
+        text=text,
+        status="received",
+        external_id=external_id,
+    )
+    if external_id is None:
+        message = await _append(session, tenant, conversation, inbound)
+    else:
+        try:
+            # A concurrent retry of the same message loses the race on the unique key.
+            async with session.begin_nested():
+                message = await _append(session, tenant, conversation, inbound)
+        except IntegrityError:
+            existing = await messages.by_external_id(conversation.channel, external_id)
+            if existing is None:
+                raise
+            return Received(message=existing, duplicate=True)
     await enqueue(
         session,
         tenant.id,
         kind=DECIDE_JOB,
         payload={"conversation_id": str(conversation.id), "message_id": str(message.id)},
         key=f"decide:{message.id}",
+        fresh=True,
     )
     out = MessageOut.model_validate(message)
     on_commit(session, lambda: events.message(tenant.id, out))
     return Received(message=message, duplicate=False)
+
+
+async def _append(
+    session: AsyncSession, tenant: TenantContext, conversation: Conversation, message: Message
+) -> Message:
+    message.seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
+    MessageRepository(session, tenant.id).add(message)
+    await session.flush()
+    return message
 
 
 async def append_reply(
@@ -281,38 +286,50 @@ async def append_reply(
     reply: Reply,
     *,
     in_reply_to: Message,
+    events: ConversationEvents,
+    deliver: bool,
 ) -> Message | None:
-    """Store the engine's reply and its delivery job together; None if already answered."""
+    """Store the engine's reply; None if this message was already answered.
+
+    With ``deliver`` the reply's delivery job is written in the same transaction; without it
+    (channels whose clients read the store, like web chat) the stored reply is the delivery,
+    announced to open streams once committed.
+    """
     messages = MessageRepository(session, tenant.id)
     key = f"reply:{in_reply_to.id}"
     if await messages.by_external_id(conversation.channel, key) is not None:
         return None
-    seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
-    message = messages.add(
+    if reply.language and conversation.language != reply.language:
+        conversation.language = reply.language
+    if reply.handoff:
+        conversation.status = "handoff"
+    message = await _append(
+        session,
+        tenant,
+        conversation,
         Message(
             conversation_id=conversation.id,
-            seq=seq,
             direction="out",
             channel=conversation.channel,
             sender="assistant",
             text=reply.text,
             payload=reply.to_dict(),
-            status="queued",
+            status="queued" if deliver else "sent",
             external_id=key,
+        ),
+    )
+    if deliver:
+        await enqueue(
+            session,
+            tenant.id,
+            kind=SEND_JOB,
+            payload={"message_id": str(message.id)},
+            key=f"send:{message.id}",
+            fresh=True,
         )
-    )
-    if reply.language and conversation.language != reply.language:
-        conversation.language = reply.language
-    if reply.handoff:
-        conversation.status = "handoff"
-    await session.flush()
-    await enqueue(
-        session,
-        tenant.id,
-        kind=SEND_JOB,
-        payload={"message_id": str(message.id)},
-        key=f"send:{message.id}",
-    )
+    else:
+        out = MessageOut.model_validate(message)
+        on_commit(session, lambda: events.message(tenant.id, out))
     return message
 
 

@@ -31,14 +31,19 @@ async def enqueue(
     payload: dict[str, Any],
     key: str,
     run_at: datetime | None = None,
+    fresh: bool = False,
 ) -> OutboxJob:
-    """Add a job (idempotent on ``key`` within the tenant); runners are woken after commit."""
+    """Add a job (idempotent on ``key`` within the tenant); runners are woken after commit.
+
+    ``fresh`` says the key is new by construction (derived from a row made in this
+    transaction), which saves the look-up."""
     repo = OutboxRepository(session, tenant_id)
-    existing = (
-        await session.execute(repo.select().where(OutboxJob.idempotency_key == key))
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
+    if not fresh:
+        existing = (
+            await session.execute(repo.select().where(OutboxJob.idempotency_key == key))
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing
     job = repo.add(
         OutboxJob(kind=kind, payload=payload, idempotency_key=key, run_at=run_at or utcnow())
     )
