@@ -21,12 +21,14 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from frontdesk.app import create_app
 from frontdesk.observability.logging import configure_logging
 from frontdesk.runtime import Runtime, build_runtime
 from frontdesk.settings import Settings
 from frontdesk.store import migrate
+from frontdesk.store.roles import grant_app_role
 from frontdesk.tenancy.owner import ensure_owner
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -57,6 +59,21 @@ def require(url: str, what: str) -> None:
     pytest.skip(message)
 
 
+APP_ROLE = "frontdesk_app"
+
+
+async def _app_role(owner_url: str) -> None:
+    await _admin(
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
+        f"THEN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$"
+    )
+    engine = create_async_engine(owner_url)
+    try:
+        await grant_app_role(engine, APP_ROLE)
+    finally:
+        await engine.dispose()
+
+
 async def _admin(sql: str) -> None:
     connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
     try:
@@ -77,9 +94,11 @@ def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
     name = f"frontdesk_test_{secrets.token_hex(4)}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
-        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-        migrate.upgrade(url)
-        yield url
+        owner_url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        migrate.upgrade(owner_url)
+        asyncio.run(_app_role(owner_url))
+        # The app connects as a role that neither owns the tables nor bypasses RLS.
+        yield owner_url.replace("://postgres@", f"://{APP_ROLE}@", 1)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

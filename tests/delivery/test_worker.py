@@ -12,11 +12,12 @@ from frontdesk.delivery.worker import JobRunner, PermanentFailure
 from frontdesk.observability.metrics import Metrics
 from frontdesk.runtime import Runtime
 from frontdesk.store.base import utcnow
+from frontdesk.store.scope import system_scope
 from tests.factories import make_tenant
 
 
 async def _job(rt: Runtime, job_id: uuid.UUID) -> OutboxJob:
-    async with rt.db.session() as session:
+    async with rt.db.session() as session, system_scope(session):
         return (await session.execute(select(OutboxJob).where(OutboxJob.id == job_id))).scalar_one()
 
 
@@ -61,7 +62,7 @@ async def test_a_failed_job_is_retried_later_then_succeeds(runtime: Runtime) -> 
     assert job.last_error == "RuntimeError: provider down"
     assert job.run_at >= job.updated_at.replace(microsecond=0)
 
-    async with runtime.db.session() as session:
+    async with runtime.db.session() as session, system_scope(session):
         (await session.get(OutboxJob, job_id)).run_at = utcnow()  # type: ignore[union-attr]
     await runner.run_due()
     job = await _job(runtime, job_id)

@@ -11,12 +11,13 @@ from sqlalchemy import select
 from frontdesk.runtime import Runtime
 from frontdesk.security.keys import hash_key, revoke_key, rotate_key
 from frontdesk.security.models import ApiKey
+from frontdesk.store.scope import system_scope
 from frontdesk.tenancy import service as tenants
 from tests.factories import make_secret_key, make_tenant
 
 
 async def _key_id(runtime: Runtime, key: str) -> uuid.UUID:
-    async with runtime.db.session() as session:
+    async with runtime.db.session() as session, system_scope(session):
         return (
             await session.execute(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
         ).scalar_one()

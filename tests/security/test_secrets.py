@@ -26,6 +26,7 @@ from frontdesk.security.secrets import (
 )
 from frontdesk.security.signatures import sign_request, verify_request
 from frontdesk.settings import Settings
+from frontdesk.store.scope import bind_tenant
 from tests.factories import make_tenant
 
 HOUR = timedelta(hours=1)
@@ -84,6 +85,7 @@ async def test_the_sealed_column_never_holds_the_value(runtime: Runtime, box: Se
     async with runtime.db.session() as session:
         issued = await create_secret(session, box, tenant, purpose="identity", actor="test")
     async with runtime.db.session() as session:
+        bind_tenant(session, tenant)
         stored = (
             await session.execute(
                 select(TenantSecret.sealed, TenantSecret.hint).where(
@@ -186,6 +188,7 @@ async def test_audit_rows_never_hold_the_secret(runtime: Runtime, box: SecretBox
     async with runtime.db.session() as session:
         await revoke_secret(session, tenant, rotated.row.id, actor="bob")
     async with runtime.db.session() as session:
+        bind_tenant(session, tenant)
         events = (
             (
                 await session.execute(

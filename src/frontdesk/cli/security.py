@@ -17,6 +17,7 @@ from frontdesk.security.models import AuditEvent, SigningKey
 from frontdesk.security.signing import Keyring
 from frontdesk.security.tokens import ACCESS, TokenService, revoke
 from frontdesk.store.db import Database
+from frontdesk.store.scope import bind_tenant
 from frontdesk.tenancy import service as tenants
 from frontdesk.tenancy.service import revoke_all_tokens
 
@@ -156,6 +157,7 @@ def audit(
     async def work(db: Database) -> list[dict[str, Any]]:
         async with db.session() as session:
             row = await tenants.get_tenant(session, tenant)
+            bind_tenant(session, row.id)
             query = select(AuditEvent).where(AuditEvent.tenant_id == row.id)
             if action:
                 query = query.where(AuditEvent.action == action)

@@ -15,6 +15,7 @@ from frontdesk.delivery.models import OutboxJob
 from frontdesk.store.base import utcnow
 from frontdesk.store.db import on_commit
 from frontdesk.store.repository import TenantRepository
+from frontdesk.store.scope import system_scope
 
 Wakeup = Callable[[], None]
 
@@ -59,10 +60,12 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 3600.0) -> timedelt
 
 
 async def dead_jobs(session: AsyncSession, *, limit: int = 100) -> Sequence[OutboxJob]:
-    result = await session.execute(
-        select(OutboxJob)
-        .where(OutboxJob.status == "dead")
-        .order_by(OutboxJob.updated_at)
-        .limit(limit)
-    )
-    return result.scalars().all()
+    """Dead letters of every tenant (for the platform operator)."""
+    async with system_scope(session):
+        result = await session.execute(
+            select(OutboxJob)
+            .where(OutboxJob.status == "dead")
+            .order_by(OutboxJob.updated_at)
+            .limit(limit)
+        )
+        return result.scalars().all()

@@ -25,6 +25,7 @@ from frontdesk.errors import FrontDeskError
 from frontdesk.observability.metrics import Metrics
 from frontdesk.store.base import utcnow
 from frontdesk.store.db import Database
+from frontdesk.store.scope import bind_tenant, system_scope
 
 Handler = Callable[[AsyncSession, OutboxJob], Awaitable[None]]
 LEASE = timedelta(seconds=60)
@@ -92,7 +93,7 @@ class JobRunner:
             (OutboxJob.status == "pending") & (OutboxJob.run_at <= now),
             (OutboxJob.status == "running") & (OutboxJob.locked_until < now),
         )
-        async with self._db.session() as session:
+        async with self._db.session() as session, system_scope(session):
             query = select(OutboxJob).where(due).order_by(OutboxJob.run_at).limit(self._batch)
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True)
@@ -117,12 +118,14 @@ class JobRunner:
         bound = log.bind(job_id=str(job.id), kind=job.kind, tenant_id=str(job.tenant_id))
         try:
             async with self._db.session() as session:
+                bind_tenant(session, job.tenant_id)
                 await handler(session, job)
                 await self._finish(session, job, status="done", error=None)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:2000]
             permanent = isinstance(exc, PermanentFailure) or attempt >= job.max_attempts
             async with self._db.session() as session:
+                bind_tenant(session, job.tenant_id)
                 await self._finish(
                     session,
                     job,

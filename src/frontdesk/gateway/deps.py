@@ -7,6 +7,7 @@ per-tenant rate limit → the immutable ``TenantContext`` handed to the route.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import Forbidden, FrontDeskError, Unauthorized
 from frontdesk.runtime import Runtime
-from frontdesk.security.audit import record
+from frontdesk.security.audit import record_detached
 from frontdesk.security.client_ip import ip_bucket
 from frontdesk.security.keys import InvalidKey
 from frontdesk.security.ratelimit import LimitKey, PlanLimits, plan_limits
@@ -69,12 +70,52 @@ def _plan(tenant: TenantContext) -> PlanLimits:
     return plan_limits(tenant.settings.plan, tenant.settings.rate_limits)
 
 
-async def _limit(rt: Runtime, response: Response, tenant: TenantContext, *keys: LimitKey) -> None:
+_last_noted: dict[tuple[uuid.UUID, str], float] = {}
+
+
+def _note_once_a_minute(
+    session: AsyncSession, tenant: TenantContext, action: str, data: dict[str, str]
+) -> None:
+    """Audit a refusal, at most once a minute per tenant and kind: a flood is one event."""
+    now = time.monotonic()
+    key = (tenant.id, action + data.get("scope", ""))
+    if _last_noted.get(key, 0.0) > now:
+        return
+    if len(_last_noted) > 100_000:
+        _last_noted.clear()
+    _last_noted[key] = now + 60
+    record_detached(session, tenant.id, actor="anonymous", action=action, data=data)
+
+
+def _auth_failed(
+    session: AsyncSession, tenant: TenantContext, credential: str, exc: FrontDeskError
+) -> None:
+    structlog.get_logger("frontdesk.security").info(
+        "security.auth_failed", tenant=tenant.slug, credential=credential, reason=exc.detail
+    )
+    _note_once_a_minute(
+        session,
+        tenant,
+        "security.auth_failed",
+        {"scope": credential, "reason": exc.detail[:200]},
+    )
+
+
+async def _limit(
+    rt: Runtime,
+    session: AsyncSession,
+    response: Response,
+    tenant: TenantContext,
+    *keys: LimitKey,
+) -> None:
     decision = await rt.limiter.hit(*keys)
     headers = decision.headers()
     if not decision.allowed:
         structlog.get_logger("frontdesk.security").info(
             "security.rate_limited", tenant=tenant.slug, scope=decision.scope
+        )
+        _note_once_a_minute(
+            session, tenant, "security.rate_limited", {"scope": decision.scope or ""}
         )
         raise RateLimited(
             f"the {decision.scope} limit is reached; retry after {decision.retry_after} s",
@@ -84,12 +125,13 @@ async def _limit(rt: Runtime, response: Response, tenant: TenantContext, *keys: 
 
 
 async def limit_tenant(
-    rt: Runtime, response: Response, tenant: TenantContext, *, visitor: str
+    rt: Runtime, session: AsyncSession, response: Response, tenant: TenantContext, *, visitor: str
 ) -> None:
     """The tenant's limits for one of its visitors (a web visitor, an API channel contact)."""
     limits = _plan(tenant)
     await _limit(
         rt,
+        session,
         response,
         tenant,
         LimitKey("visitor", f"{tenant.id}:{visitor}", limits.visitor),
@@ -124,9 +166,11 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
-async def _cross_tenant(session: AsyncSession, tenant: TenantContext, owner: uuid.UUID) -> None:
+def _cross_tenant(session: AsyncSession, tenant: TenantContext, owner: uuid.UUID) -> None:
     """Note in the audit log of the tenant whose credential was used elsewhere."""
-    record(session, owner, actor="anonymous", action="security.cross_tenant", target=tenant.slug)
+    record_detached(
+        session, owner, actor="anonymous", action="security.cross_tenant", target=tenant.slug
+    )
 
 
 async def _publishable(
@@ -141,13 +185,18 @@ async def _publishable(
         raise Unauthorized("the X-FrontDesk-Key header with a publishable key is required")
     if x_frontdesk_key.startswith("sk_"):
         raise WrongCredential("a secret key must never be sent from a browser")
-    info = await rt.keys.resolve(session, x_frontdesk_key, kind="publishable")
+    try:
+        info = await rt.keys.resolve(session, x_frontdesk_key, kind="publishable")
+    except FrontDeskError as exc:
+        _auth_failed(session, tenant, "publishable_key", exc)
+        raise
     if info.tenant_id != tenant.id:
-        await _cross_tenant(session, tenant, info.tenant_id)
+        _cross_tenant(session, tenant, info.tenant_id)
         raise InvalidKey("the key is not valid for this tenant")
     limits = _plan(tenant)
     await _limit(
         rt,
+        session,
         response,
         tenant,
         LimitKey("visitor", f"{tenant.id}:ip:{ip_bucket(request.state.client_ip)}", limits.visitor),
@@ -191,12 +240,17 @@ async def _visitor(
     authorization: Annotated[str | None, Header(max_length=4200)] = None,
     token: Annotated[str | None, Query(max_length=4096, description="for EventSource")] = None,
 ) -> Claims:
-    claims = await _visitor_claims(rt, session, tenant, _bearer(authorization) or token)
+    try:
+        claims = await _visitor_claims(rt, session, tenant, _bearer(authorization) or token)
+    except FrontDeskError as exc:
+        _auth_failed(session, tenant, "visitor_token", exc)
+        raise
     if claims.user_id is None and tenant.settings.identity_verification == "required":
         raise Unauthorized("this site requires a verified user to chat")
     limits = _plan(tenant)
     await _limit(
         rt,
+        session,
         response,
         tenant,
         LimitKey("visitor", f"{tenant.id}:{claims.subject}", limits.visitor),
@@ -261,6 +315,7 @@ def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
 
     async def check(
         rt: RuntimeDep,
+        session: Session,
         response: Response,
         caller: Annotated[Caller, Depends(_server)],
     ) -> Caller:
@@ -270,6 +325,7 @@ def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
         family = caller.key_family or caller.subject
         await _limit(
             rt,
+            session,
             response,
             caller.tenant,
             LimitKey("key", f"{caller.tenant.id}:{family}", limits.key),

@@ -10,6 +10,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.security.models import AuditEvent
+from frontdesk.store.db import detached
+from frontdesk.store.scope import bind_tenant
 
 
 def record(
@@ -21,6 +23,7 @@ def record(
     target: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
+    bind_tenant(session, tenant_id)
     request = structlog.contextvars.get_contextvars()
     session.add(
         AuditEvent(
@@ -33,3 +36,22 @@ def record(
             ip=request.get("client_ip"),
         )
     )
+
+
+def record_detached(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """``record`` in a transaction of its own, kept even when the request's is rolled back."""
+    request = structlog.contextvars.get_contextvars()
+
+    async def write(own: AsyncSession) -> None:
+        with structlog.contextvars.bound_contextvars(**request):
+            record(own, tenant_id, actor=actor, action=action, target=target, data=data)
+
+    detached(session, write)

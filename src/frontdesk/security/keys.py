@@ -21,6 +21,7 @@ from frontdesk.security.audit import record
 from frontdesk.security.models import ApiKey
 from frontdesk.store.base import utcnow
 from frontdesk.store.repository import TenantRepository
+from frontdesk.store.scope import system_scope
 
 KeyKind = Literal["publishable", "secret"]
 
@@ -177,9 +178,11 @@ class KeyDirectory:
         if hit is not None and hit[0] > now:
             info = hit[1]
         else:
-            row = (
-                await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))
-            ).scalar_one_or_none()
+            # The one deliberate cross-tenant read: the key says which tenant it belongs to.
+            async with system_scope(session):
+                row = (
+                    await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))
+                ).scalar_one_or_none()
             info = None
             if row is not None and row.revoked_at is None:
                 info = KeyInfo(
@@ -208,9 +211,10 @@ class KeyDirectory:
         if self._used.get(key_id, 0.0) > now:
             return
         self._used[key_id] = now + 60
-        await session.execute(
-            update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())
-        )
+        async with system_scope(session):
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())
+            )
 
 
 async def verify_key(

@@ -29,6 +29,7 @@ from frontdesk.security.models import RevokedToken
 from frontdesk.security.signing import Keyring
 from frontdesk.store.base import utcnow
 from frontdesk.store.db import Database
+from frontdesk.store.scope import bind_tenant, system_scope
 
 JTI_TOPIC = "jti"
 ACCESS = "at+jwt"
@@ -83,7 +84,7 @@ class Revocations:
         self._jtis[jti] = expires_at or utcnow() + VISITOR_TTL
 
     async def load(self, db: Database) -> None:
-        async with db.session() as session:
+        async with db.session() as session, system_scope(session):
             rows = await session.execute(
                 select(RevokedToken.jti, RevokedToken.expires_at).where(
                     RevokedToken.expires_at > utcnow()
@@ -240,6 +241,7 @@ async def revoke(
     """Refuse the token ``jti`` from now on (kept until it would have expired anyway).
 
     The caller announces the revocation to every instance once committed."""
+    bind_tenant(session, tenant_id)
     session.add(
         RevokedToken(
             tenant_id=tenant_id, jti=jti[:64], expires_at=expires_at or utcnow() + VISITOR_TTL

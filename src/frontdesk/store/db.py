@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from frontdesk.settings import Settings
+from frontdesk.store.scope import ScopedSession
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -55,7 +57,9 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.url = settings.resolved_database_url
         self.engine = make_engine(self.url, pool_size=settings.db_pool_size)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=ScopedSession
+        )
         self.session_info: dict[str, Any] = {}
         """Put in every session's ``info``: the job runner's wakeup, the invalidation bus."""
 
@@ -69,8 +73,19 @@ class Database:
             except BaseException:
                 session.info.pop("after_commit", None)
                 await session.rollback()
+                await self._run_detached(session)
                 raise
             await run_after_commit(session)
+            await self._run_detached(session)
+
+    async def _run_detached(self, session: AsyncSession) -> None:
+        """Units of work queued with ``detached``: each in its own session, after this one."""
+        for work in session.info.pop("detached", []):
+            try:
+                async with self.session() as own:
+                    await work(own)
+            except Exception:
+                structlog.get_logger("frontdesk.store").exception("store.detached_failed")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -79,6 +94,12 @@ class Database:
 def on_commit(session: AsyncSession, callback: Callable[[], Awaitable[None] | None]) -> None:
     """Run ``callback`` once the session's transaction has committed (never on rollback)."""
     session.info.setdefault("after_commit", []).append(callback)
+
+
+def detached(session: AsyncSession, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    """Run ``work`` in a unit of work of its own once this one ends, committed or not: for
+    records that must survive the failure they describe (a refused credential's audit event)."""
+    session.info.setdefault("detached", []).append(work)
 
 
 async def run_after_commit(session: AsyncSession) -> None:

@@ -1,4 +1,5 @@
-"""The tenant-scoped repository base: the one place the tenant filter is applied."""
+"""The tenant-scoped repository base: the one place the tenant filter is applied (and, on
+PostgreSQL, the tenant bound for row-level security, which holds even if a filter is forgotten)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.store.base import TenantMixin
+from frontdesk.store.scope import bind_tenant
 
 M = TypeVar("M", bound=TenantMixin)
 
@@ -21,6 +23,7 @@ class TenantRepository(Generic[M]):
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.session = session
         self.tenant_id = tenant_id
+        bind_tenant(session, tenant_id)
 
     def select(self) -> Select[M]:
         return select(self.model).where(self.model.tenant_id == self.tenant_id)

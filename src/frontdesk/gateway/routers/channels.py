@@ -71,7 +71,7 @@ async def api_message(
         f"api-{tenant.id}", signed.msg_id, replay_ttl(DEFAULT_TOLERANCE)
     ):
         raise ReplayedMessage("this message id is being received already")
-    await limit_tenant(rt, response, tenant, visitor=f"api:{data.contact.id}")
+    await limit_tenant(rt, session, response, tenant, visitor=f"api:{data.contact.id}")
     conversation = await conversations.conversation_for_identity(
         session,
         tenant,
