@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_SEQ = 2**31 - 1
+"""The largest message number (a 32-bit column): larger positions are refused, not looked up."""
+
 
 class MessageCreate(BaseModel):
     """A visitor's message; ``client_id`` makes a retried send land only once."""

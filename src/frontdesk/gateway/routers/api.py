@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.schemas import ConversationOut, MessageOut
+from frontdesk.conversations.schemas import MAX_SEQ, ConversationOut, MessageOut
 from frontdesk.gateway.deps import Caller, Session, requires
 
 router = APIRouter(prefix="/v1", tags=["server API"])
@@ -52,7 +52,7 @@ async def get_conversation(
     session: Session,
     caller: ReadConversations,
     conversation_id: uuid.UUID,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> ConversationDetail:
     """One conversation with its messages (after ``after``, oldest first)."""

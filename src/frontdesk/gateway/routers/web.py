@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import (
+    MAX_SEQ,
     ConversationOut,
     History,
     MessageAccepted,
@@ -135,7 +136,7 @@ async def read_history(
     tenant: PathTenant,
     visitor: Visitor,
     conversation_id: uuid.UUID,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> History:
     """The conversation's messages after ``after`` (a message ``seq``), oldest first."""
@@ -157,9 +158,9 @@ async def stream_events(
     tenant: PathTenant,
     visitor: Visitor,
     conversation_id: uuid.UUID,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_SEQ)] = None,
     after: Annotated[
-        int | None, Query(ge=0, description="for clients that cannot set headers")
+        int | None, Query(ge=0, le=MAX_SEQ, description="for clients that cannot set headers")
     ] = None,
 ) -> EventSourceResponse:
     """Server-sent events: messages (id = ``seq``, resumable with Last-Event-ID), typing."""
