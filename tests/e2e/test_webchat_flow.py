@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 import httpx
+import pytest
 from httpx_sse import connect_sse
 
+from frontdesk.security.keys import create_key
+from frontdesk.settings import Settings
+from frontdesk.store.db import Database
+from frontdesk.tenancy.repository import TenantTable
 from tests.conftest import LiveServer
 from tests.factories import PACK
 
@@ -29,6 +36,31 @@ def _owner_key(http: httpx.Client) -> str:
     marker = 'key = "'
     start = page.index(marker) + len(marker)
     return page[start : page.index('"', start)]
+
+
+def _admin(http: httpx.Client, key: str, method: str, path: str, body: Any = None) -> Any:
+    response = http.request(method, path, json=body, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def _admin_key(settings: Settings) -> str:
+    """An admin-scoped secret key of the owner tenant, made in the servers' database."""
+
+    async def make() -> str:
+        db = Database(settings)
+        try:
+            async with db.session() as session:
+                owner = await TenantTable(session).by_slug(settings.owner_slug)
+                assert owner is not None
+                issued = await create_key(
+                    session, owner.id, kind="secret", name="ops", actor="test", scopes=["admin"]
+                )
+                return issued.key
+        finally:
+            await db.dispose()
+
+    return asyncio.run(make())
 
 
 def _send(http: httpx.Client, chat: dict[str, Any], text: str) -> int:
@@ -140,3 +172,33 @@ def test_two_instances_share_events_through_redis(live_server: LiveServer, redis
                     if len(messages) == 2:
                         break
         assert [m["seq"] for m in messages] == [seq + 2, seq + 3]
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "invalidation-log"])
+def test_a_change_on_one_instance_reaches_the_other_within_a_second(
+    live_server: LiveServer, with_redis: bool, request: pytest.FixtureRequest
+) -> None:
+    """Suspending a tenant on instance A refuses its requests on instance B at once."""
+    live_server.__exit__()
+    update = {"redis_url": request.getfixturevalue("redis_url")} if with_redis else {}
+    shared = live_server.settings.model_copy(update=update)
+    with (
+        LiveServer(shared) as a,
+        LiveServer(shared) as b,
+        httpx.Client(base_url=a.url, timeout=15) as on_a,
+        httpx.Client(base_url=b.url, timeout=15) as on_b,
+    ):
+        key = _admin_key(shared)
+        created = _admin(
+            on_a, key, "POST", "/v1/admin/tenants", {"slug": "tienda-norte", "name": "Norte"}
+        )
+        web = {"X-FrontDesk-Key": created["publishable_key"]}
+        # B caches the tenant as active.
+        assert on_b.post("/web/v1/tienda-norte/conversations", headers=web).status_code == 200
+        _admin(on_a, key, "POST", "/v1/admin/tenants/tienda-norte/suspend")
+        deadline = time.monotonic() + 1.5
+        status = 200
+        while time.monotonic() < deadline and status == 200:
+            status = on_b.post("/web/v1/tienda-norte/conversations", headers=web).status_code
+            time.sleep(0.05)
+        assert status == 403

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.cli.common import fail, out, print_json, run_db
+from frontdesk.cli.common import fail, out, print_json, run_db, settings
 from frontdesk.cli.durations import parse_duration
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ConversationOut, MessageOut
@@ -189,6 +189,13 @@ def key_create(
         api_keys.KeyKindChoice, typer.Option(help="publishable (browsers) or secret (servers).")
     ] = api_keys.KeyKindChoice.secret,
     name: Annotated[str, typer.Option(help="What the key is for.")] = "default",
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A scope of a secret key (repeat): conversations:read, "
+            "conversations:write, admin (owner tenant only)."
+        ),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Issue a key; its value is shown this once."""
@@ -196,8 +203,10 @@ def key_create(
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:
             context = await _context(session, tenant)
+            if scope and "admin" in scope and context.slug != settings().owner_slug:
+                fail("only the owner tenant's keys can have the admin scope")
             issued = await api_keys.create_key(
-                session, context.id, kind=kind.kind, name=name[:100], actor=ACTOR
+                session, context.id, kind=kind.kind, name=name[:100], actor=ACTOR, scopes=scope
             )
             return {
                 "id": str(issued.row.id),

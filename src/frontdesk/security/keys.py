@@ -15,7 +15,7 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.errors import NotFound, Unauthorized
+from frontdesk.errors import Invalid, NotFound, Unauthorized
 from frontdesk.realtime.invalidation import announce
 from frontdesk.security.audit import record
 from frontdesk.security.models import ApiKey
@@ -36,6 +36,7 @@ class KeyKindChoice(StrEnum):
 
 
 PREFIXES: dict[str, str] = {"publishable": "pk_", "secret": "sk_"}
+SCOPES = frozenset({"conversations:read", "conversations:write", "admin"})
 DEFAULT_SCOPES: dict[str, list[str]] = {
     "publishable": ["visitor"],
     "secret": ["conversations:read", "conversations:write"],
@@ -70,10 +71,27 @@ class ApiKeyRepository(TenantRepository[ApiKey]):
     model = ApiKey
 
 
+class UnknownScope(Invalid):
+    title = "Unknown scope"
+    type_slug = "unknown-scope"
+
+
 async def create_key(
-    session: AsyncSession, tenant_id: uuid.UUID, *, kind: KeyKind, name: str, actor: str
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    kind: KeyKind,
+    name: str,
+    actor: str,
+    scopes: Sequence[str] | None = None,
 ) -> IssuedKey:
-    """Issue a key; its plain value is returned once (publishable keys are public and kept)."""
+    """Issue a key; its plain value is returned once (publishable keys are public and kept).
+
+    Publishable keys only ever carry the visitor scope; secret keys the scopes asked for."""
+    if scopes is not None and kind == "secret":
+        unknown = set(scopes) - SCOPES
+        if unknown:
+            raise UnknownScope(f"unknown scope(s): {', '.join(sorted(unknown))}")
     key = PREFIXES[kind] + secrets.token_urlsafe(24)
     row = ApiKeyRepository(session, tenant_id).add(
         ApiKey(
@@ -82,7 +100,7 @@ async def create_key(
             prefix=key[:10],
             public_key=key if kind == "publishable" else None,
             key_hash=hash_key(key),
-            scopes=DEFAULT_SCOPES[kind],
+            scopes=sorted(set(scopes)) if scopes and kind == "secret" else DEFAULT_SCOPES[kind],
         )
     )
     await session.flush()

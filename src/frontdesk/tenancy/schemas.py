@@ -34,6 +34,9 @@ class TenantSettings(BaseModel):
         Literal["tenant", "key", "visitor"], Annotated[int, Field(ge=1, le=1_000_000)]
     ] = Field(default_factory=dict, description="per-minute overrides of the plan's limits")
     identity_verification: Literal["optional", "required"] = "optional"
+    retention_days: int | None = Field(
+        default=None, ge=1, le=3650, description="conversations idle longer are purged"
+    )
 
     @field_validator("allowed_origins")
     @classmethod
