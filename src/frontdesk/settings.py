@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default SQLite file in DATA_DIR"
     )
+    migration_database_url: str | None = Field(
+        default=None, description="the tables' owner, for migrations (default: DATABASE_URL)"
+    )
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -48,6 +51,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'frontdesk.db').as_posix()}"
+
+    @property
+    def owner_database_url(self) -> str:
+        """Where migrations run: as the owner of the tables, which the app's role is not."""
+        return self.migration_database_url or self.resolved_database_url
 
     @property
     def is_sqlite(self) -> bool:

@@ -44,7 +44,7 @@ def run_db(work: Callable[[Database], Awaitable[T]], *, settings_: Settings | No
     """Run ``work`` against the configured database, migrated first when it is the embedded one."""
     config = settings_ or settings()
     if config.is_sqlite:
-        migrate.upgrade(config.resolved_database_url)
+        migrate.upgrade(config.owner_database_url)
 
     async def main() -> T:
         db = Database(config)

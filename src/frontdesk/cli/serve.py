@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from typing import Annotated
 
@@ -11,16 +12,35 @@ import uvicorn
 from frontdesk.cli.common import err, fail, out, settings
 from frontdesk.observability.logging import configure_logging
 from frontdesk.store import migrate as migrations
+from frontdesk.store.db import make_engine
+from frontdesk.store.roles import grant_app_role
 
 
-def migrate() -> None:
-    """Bring the database to the newest schema."""
+def migrate(
+    grant_role: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL: give this role (the app's, not the owner) the tables."),
+    ] = None,
+) -> None:
+    """Bring the database to the newest schema (as the owner of the tables)."""
     config = settings()
     try:
-        migrations.upgrade(config.resolved_database_url)
-    except OSError as exc:
-        fail(f"cannot reach the database: {exc}")
+        migrations.upgrade(config.owner_database_url)
+        if grant_role:
+            if config.is_sqlite:
+                fail("--grant-role is for PostgreSQL")
+            asyncio.run(_grant(config.owner_database_url, grant_role))
+    except (OSError, ValueError) as exc:
+        fail(str(exc).splitlines()[0])
     out.print(f"database at revision {migrations.head_revision()}")
+
+
+async def _grant(url: str, role: str) -> None:
+    engine = make_engine(url)
+    try:
+        await grant_app_role(engine, role)
+    finally:
+        await engine.dispose()
 
 
 def serve(
@@ -39,7 +59,7 @@ def serve(
     configure_logging(config.log_level, config.log_format)
     if migrate_db if migrate_db is not None else config.is_sqlite:
         try:
-            migrations.upgrade(config.resolved_database_url)
+            migrations.upgrade(config.owner_database_url)
         except OSError as exc:
             fail(f"cannot reach the database: {exc}")
     from frontdesk.app import create_app
