@@ -74,9 +74,15 @@ class _Parsed:
     body: bytearray = field(default_factory=bytearray)
     headers_done: bool = False
     done: bool = False
+    parser: Any = None
+    keep_alive: bool = False
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        # Asked now: once the message is complete the parser has reset for the next one and
+        # would answer False for every response, closing (and reopening) each connection.
+        if self.parser is not None:
+            self.keep_alive = self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         if self.on_chunk is not None:
@@ -125,6 +131,7 @@ class Connection:
         reader, writer = await self._open()
         parsed = _Parsed()
         parser = httptools.HttpResponseParser(parsed)
+        parsed.parser = parser
         try:
             writer.write(self._head(method, path, headers, body))
             while not parsed.done:
@@ -135,7 +142,9 @@ class Connection:
         except BaseException:
             self.close()
             raise
-        if not parser.should_keep_alive():
+        finally:
+            parsed.parser = None
+        if not parsed.keep_alive:
             self.close()
         return parser.get_status_code(), bytes(parsed.body)
 

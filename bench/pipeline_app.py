@@ -112,7 +112,7 @@ async def signed_echo(
         body = MessageCreate.model_validate_json(raw)
     except ValidationError as exc:
         raise Invalid(str(exc.errors()[0]["msg"])) from exc
-    await limit_tenant(rt, response, tenant, visitor=f"api:{signed.msg_id.rpartition('-')[0]}")
+    await limit_tenant(rt, session, response, tenant, visitor=f"api:{signed.msg_id.rpartition('-')[0]}")
     return reply(body)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from frontdesk.fields import Text
+
 MAX_SEQ = 2**31 - 1
 """The largest message number (a 32-bit column): larger positions are refused, not looked up."""
 
@@ -17,8 +19,8 @@ class MessageCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=4000)
-    client_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.:-]+$")
+    text: Text = Field(min_length=1, max_length=4000)
+    client_id: Text | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.:-]+$")
 
 
 class MessageOut(BaseModel):
@@ -72,10 +74,10 @@ class WebUser(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=255)
-    proof: str = Field(min_length=1, max_length=4096)
-    name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
+    id: Text = Field(min_length=1, max_length=255)
+    proof: Text = Field(min_length=1, max_length=4096)
+    name: Text | None = Field(default=None, max_length=200)
+    email: Text | None = Field(default=None, max_length=320)
 
 
 class WebSessionCreate(BaseModel):
@@ -98,10 +100,10 @@ class ApiContact(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=255, description="the tenant's own id for them")
-    name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=32)
+    id: Text = Field(min_length=1, max_length=255, description="the tenant's own id for them")
+    name: Text | None = Field(default=None, max_length=200)
+    email: Text | None = Field(default=None, max_length=320)
+    phone: Text | None = Field(default=None, max_length=32)
 
 
 class ApiMessageCreate(BaseModel):
@@ -110,8 +112,8 @@ class ApiMessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact: ApiContact
-    text: str = Field(min_length=1, max_length=4000)
-    message_id: str | None = Field(
+    text: Text = Field(min_length=1, max_length=4000)
+    message_id: Text | None = Field(
         default=None,
         min_length=1,
         max_length=255,

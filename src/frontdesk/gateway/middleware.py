@@ -23,10 +23,6 @@ log = structlog.get_logger("frontdesk.gateway")
 REQUEST_ID = b"x-request-id"
 
 
-class TooLarge(Exception):
-    pass
-
-
 def _problem_body(status: int, title: str, detail: str, slug: str, request_id: str) -> bytes:
     return orjson.dumps(
         {
@@ -107,40 +103,50 @@ class Pipeline:
             return
 
         received = 0
+        refused = False
 
         async def bounded_receive() -> Message:
-            nonlocal received
+            # Refuse as soon as the body outgrows the limit, whatever the route would do with
+            # it; the app then sees the client gone, and whatever it answers is dropped.
+            nonlocal received, refused, status
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise TooLarge
+                    if not response_started and not refused:
+                        refused = True
+                        status = 413
+                        await self._reject(
+                            send,
+                            request_id,
+                            413,
+                            "Request too large",
+                            f"the body exceeds {self.max_body} bytes",
+                            "request-too-large",
+                        )
+                    return {"type": "http.disconnect"}
             return message
 
         async def tagged_send(message: Message) -> None:
             nonlocal status, response_started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
+                headers = list(message.get("headers", []))
                 message = {
                     **message,
-                    "headers": [*message.get("headers", []), (REQUEST_ID, request_id.encode())],
+                    "headers": [
+                        *headers,
+                        *self._missing(headers),
+                        (REQUEST_ID, request_id.encode()),
+                    ],
                 }
             await send(message)
 
         try:
             await self.app(scope, bounded_receive, tagged_send)
-        except TooLarge:
-            if not response_started:
-                await self._reject(
-                    send,
-                    request_id,
-                    413,
-                    "Request too large",
-                    f"the body exceeds {self.max_body} bytes",
-                    "request-too-large",
-                )
-            status = 413
         finally:
             self._observe(scope, status, started)
 
@@ -168,6 +174,8 @@ class Pipeline:
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),
                     (REQUEST_ID, request_id.encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in (extra or {}).items()),
+                    *self.baseline,
                 ],
             }
         )

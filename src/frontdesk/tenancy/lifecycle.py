@@ -31,7 +31,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import frontdesk
-from frontdesk.errors import FrontDeskError, Forbidden
+from frontdesk.errors import Forbidden, FrontDeskError
 from frontdesk.realtime.invalidation import announce
 from frontdesk.security.keys import KEY_TOPIC, ApiKeyRepository
 from frontdesk.security.models import ApiKey
@@ -41,7 +41,7 @@ from frontdesk.store.scope import system_scope
 from frontdesk.tenancy.models import Tenant
 from frontdesk.tenancy.service import TOPIC
 
-TENANTS = Tenant.__tablename__
+TENANTS = str(Tenant.__tablename__)
 
 
 class OwnerTenantProtected(Forbidden):
@@ -113,7 +113,7 @@ async def verify_purged(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str
             result = await session.execute(
                 select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id)
             )
-            counts[table.name] = int(result.scalar_one())
+            counts[str(table.name)] = int(result.scalar_one())
     return counts
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from frontdesk.fields import Text
 from frontdesk.security.cors import normalize_origin
 
 Slug = Annotated[
@@ -25,7 +26,7 @@ class TenantSettings(BaseModel):
     mode: Literal["sales", "support"] = "sales"
     default_language: Language = "es"
     languages: tuple[Language, ...] = ("es", "en")
-    timezone: str = Field(default="America/Bogota", max_length=64)
+    timezone: Text = Field(default="America/Bogota", max_length=64)
     allowed_origins: tuple[Annotated[str, StringConstraints(max_length=255)], ...] = Field(
         default=(), max_length=50
     )
@@ -54,7 +55,7 @@ class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: Slug
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     settings: TenantSettings = TenantSettings()
 
 
