@@ -101,14 +101,23 @@ def _auth_failed(
     )
 
 
-async def _limit(
+async def limit(
     rt: Runtime,
     session: AsyncSession,
     response: Response,
     tenant: TenantContext,
-    *keys: LimitKey,
+    *,
+    scope: Literal["visitor", "key"],
+    identity: str,
 ) -> None:
-    decision = await rt.limiter.hit(*keys)
+    """The tenant's limits for one visitor or key family (narrowest first, so a refused
+    caller does not use up the tenant's quota), then for the whole tenant."""
+    limits = _plan(tenant)
+    per_minute = limits.visitor if scope == "visitor" else limits.key
+    decision = await rt.limiter.hit(
+        LimitKey(scope, f"{tenant.id}:{identity}", per_minute),
+        LimitKey("tenant", str(tenant.id), limits.tenant),
+    )
     headers = decision.headers()
     if not decision.allowed:
         structlog.get_logger("frontdesk.security").info(
@@ -122,21 +131,6 @@ async def _limit(
             headers=headers,
         )
     response.headers.update(headers)
-
-
-async def limit_tenant(
-    rt: Runtime, session: AsyncSession, response: Response, tenant: TenantContext, *, visitor: str
-) -> None:
-    """The tenant's limits for one of its visitors (a web visitor, an API channel contact)."""
-    limits = _plan(tenant)
-    await _limit(
-        rt,
-        session,
-        response,
-        tenant,
-        LimitKey("visitor", f"{tenant.id}:{visitor}", limits.visitor),
-        LimitKey("tenant", str(tenant.id), limits.tenant),
-    )
 
 
 async def _tenant(
@@ -193,14 +187,13 @@ async def _publishable(
     if info.tenant_id != tenant.id:
         _cross_tenant(session, tenant, info.tenant_id)
         raise InvalidKey("the key is not valid for this tenant")
-    limits = _plan(tenant)
-    await _limit(
+    await limit(
         rt,
         session,
         response,
         tenant,
-        LimitKey("visitor", f"{tenant.id}:ip:{ip_bucket(request.state.client_ip)}", limits.visitor),
-        LimitKey("tenant", str(tenant.id), limits.tenant),
+        scope="visitor",
+        identity=f"ip:{ip_bucket(request.state.client_ip)}",
     )
     return tenant
 
@@ -247,15 +240,7 @@ async def _visitor(
         raise
     if claims.user_id is None and tenant.settings.identity_verification == "required":
         raise Unauthorized("this site requires a verified user to chat")
-    limits = _plan(tenant)
-    await _limit(
-        rt,
-        session,
-        response,
-        tenant,
-        LimitKey("visitor", f"{tenant.id}:{claims.subject}", limits.visitor),
-        LimitKey("tenant", str(tenant.id), limits.tenant),
-    )
+    await limit(rt, session, response, tenant, scope="visitor", identity=claims.subject)
     return claims
 
 
@@ -321,16 +306,8 @@ def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
     ) -> Caller:
         if scope not in caller.scopes:
             raise InsufficientScope(f"this route requires the '{scope}' scope")
-        limits = _plan(caller.tenant)
         family = caller.key_family or caller.subject
-        await _limit(
-            rt,
-            session,
-            response,
-            caller.tenant,
-            LimitKey("key", f"{caller.tenant.id}:{family}", limits.key),
-            LimitKey("tenant", str(caller.tenant.id), limits.tenant),
-        )
+        await limit(rt, session, response, caller.tenant, scope="key", identity=str(family))
         return caller
 
     return check

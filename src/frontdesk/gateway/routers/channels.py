@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ApiMessageCreate, MessageAccepted
 from frontdesk.errors import Invalid, Unauthorized
-from frontdesk.gateway.deps import PathTenant, RuntimeDep, Session, limit_tenant
+from frontdesk.gateway.deps import PathTenant, RuntimeDep, Session, limit
 from frontdesk.security.secrets import active_secrets
 from frontdesk.security.signatures import (
     DEFAULT_TOLERANCE,
@@ -71,7 +71,7 @@ async def api_message(
         f"api-{tenant.id}", signed.msg_id, replay_ttl(DEFAULT_TOLERANCE)
     ):
         raise ReplayedMessage("this message id is being received already")
-    await limit_tenant(rt, session, response, tenant, visitor=f"api:{data.contact.id}")
+    await limit(rt, session, response, tenant, scope="visitor", identity=f"api:{data.contact.id}")
     conversation = await conversations.conversation_for_identity(
         session,
         tenant,
