@@ -214,7 +214,8 @@ class RequestSpec:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RequestSpec:
-        headers = tuple(dict(h) for h in data.get("headers") or ({},))
+        listed: list[dict[str, str]] = data.get("headers") or [{}]
+        headers = tuple({str(k): str(v) for k, v in h.items()} for h in listed)
         return cls(
             path=str(data["path"]),
             headers=headers or ({},),
@@ -395,6 +396,7 @@ async def run(
     key: str,
     server_pid: int | None = None,
     spec: RequestSpec | None = None,
+    watch_cpu: int | None = None,
 ) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -432,8 +434,10 @@ async def run(
         await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
         _phase("measure")
         cpu_before, server_before = _cpu_seconds(), process_cpu_seconds(server_pid)
+        core_before = core_jiffies(watch_cpu)
         await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
         cpu_used, server_after = _cpu_seconds() - cpu_before, process_cpu_seconds(server_pid)
+        core_after = core_jiffies(watch_cpu)
         _phase("done")
         # Whatever is still in flight at the end cannot land inside the window any more.
         for task in tasks:
@@ -455,6 +459,7 @@ async def run(
             if server_after is not None and server_before is not None
             else None
         ),
+        core_busy=_busy_share(core_before, core_after),
     )
 
 
@@ -520,6 +525,7 @@ def summarize(
     errors: Counter[str],
     cpu_seconds: float,
     server_cpu_seconds: float | None = None,
+    core_busy: float | None = None,
 ) -> dict[str, Any]:
     ordered = sorted(latencies)
     count = len(ordered)
@@ -554,6 +560,9 @@ def summarize(
             if server_cpu_seconds is not None and count
             else None
         ),
+        # How busy the server's CPU was, all processes together (when watched): well above
+        # ``server_cpu``, other work on the machine took the server's core.
+        "core_busy": round(core_busy, 3) if core_busy is not None else None,
     }
 
 
@@ -567,6 +576,28 @@ def process_cpu_seconds(pid: int | None) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def core_jiffies(cpu: int | None) -> tuple[int, int] | None:
+    """(busy, total) clock ticks of one CPU since boot, from ``/proc/stat``; None if unknown."""
+    if cpu is None:
+        return None
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                if line.startswith(f"cpu{cpu} "):
+                    ticks = [int(value) for value in line.split()[1:]]
+                    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+                    return sum(ticks[:8]) - idle, sum(ticks[:8])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
 
 
 def _cpu_seconds() -> float:
@@ -600,6 +631,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--server-pid", type=int, default=None, help="report this process's CPU use too"
     )
+    parser.add_argument(
+        "--watch-cpu", type=int, default=None, help="report how busy this CPU was (all processes)"
+    )
     args = parser.parse_args(argv)
     if args.connections < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("--connections must be >= 1, --duration > 0 and --warmup >= 0")
@@ -624,6 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.key,
         args.server_pid,
         RequestSpec.from_json(orjson.loads(args.spec.read_bytes())) if args.spec else None,
+        args.watch_cpu,
     )
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:

@@ -328,6 +328,8 @@ def run_load(
         "--server-pid",
         str(target.process.pid),
     ]
+    if plan.server_cpu is not None:
+        command += ["--watch-cpu", str(plan.server_cpu)]
     out_path, err_path = workdir / "load.out", workdir / "load.err"
     total = plan.warmup + plan.duration
     task = progress.add_task(f"{label} · connecting", total=total, detail=f"0/{total:g} s")
@@ -380,6 +382,7 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     cpu = [run["server_cpu"] for run in runs if run.get("server_cpu") is not None]
     per_op = [run["server_cpu_ms_per_op"] for run in runs if run.get("server_cpu_ms_per_op")]
+    core = [run["core_busy"] for run in runs if run.get("core_busy") is not None]
     errors: dict[str, int] = {}
     for run in runs:
         for kind, count in run.get("error_kinds", {}).items():
@@ -394,6 +397,7 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": sum(run["errors"] for run in runs),
         "error_kinds": errors,
         "server_cpu": statistics.median(cpu) if cpu else None,
+        "core_busy": statistics.median(core) if core else None,
         "generator_cpu": statistics.median(run["generator_cpu"] for run in runs),
         "server_cpu_ms_per_op": statistics.median(per_op) if per_op else None,
     }
@@ -485,52 +489,74 @@ def terminal_table(report: dict[str, Any]) -> Table:
     table = Table(
         title="Request pipeline vs the bare route (same requests, same run)",
         caption=(
-            "ratio: pipeline / bare; CPU µs/req: the server's CPU time per request; "
-            "server, load: CPU use while measuring"
+            "ratio: pipeline / bare. µs/req: server CPU per request. srv: server CPU use; "
+            "core: its core's use by all processes; load: load generator CPU use"
         ),
         title_justify="left",
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    columns = ("run", "req/s", "p50 ms", "p90 ms", "p99 ms", "err", "CPU µs/req", "server", "load")
+    columns = ("run", "req/s", "p50 ms", "p99 ms", "err", "µs/req", "srv", "core", "load")
     for column in columns:
         table.add_column(column, justify="left" if column == "run" else "right", no_wrap=True)
 
     def cells(run: dict[str, Any]) -> list[str]:
         lat = run["latency_ms"]
         return [
-            _fmt(run["throughput"]),
-            _fmt(lat["p50"], 2),
-            _fmt(lat["p90"], 2),
-            _fmt(lat["p99"], 2),
+            _fmt(run["throughput"], 0),
+            _fmt(lat["p50"]),
+            _fmt(lat["p99"]),
             str(run["errors"]),
             _us(run.get("server_cpu_ms_per_op")),
             _pct(run.get("server_cpu")),
+            _pct(run.get("core_busy")),
             _pct(run.get("generator_cpu")),
         ]
 
     for name, config in report["configs"].items():
         table.add_section()
-        table.add_row(f"[bold]{config['label']}[/]")
+        table.add_row(name, style="bold")
         for entry in config["rounds"]:
             for side in ("bare", "pipeline"):
-                table.add_row(f"  {entry['round']} {side}", *cells(entry[side]), style="dim")
+                table.add_row(f" {entry['round']} {side}", *cells(entry[side]), style="dim")
         summary = config["summary"]
         for side in ("bare", "pipeline"):
-            table.add_row(f"  median {side}", *cells(summary[side]))
-        ratio, goals = summary["ratio"], summary["goals"]
+            table.add_row(f" median {side}", *cells(summary[side]))
+        ratio = summary["ratio"]
         table.add_row(
-            f"  ratio ({name}: {_goal_text(config)}: {_verdict(goals['met'])})",
+            " ratio",
             _times(ratio["throughput"]),
             _times(ratio["p50"]),
-            "",
             _times(ratio["p99"]),
             "",
             _times(ratio["server_cpu_per_op"]),
-            style="bold green" if goals["met"] else "bold red",
+            style="bold green" if summary["goals"]["met"] else "bold red",
         )
     return table
+
+
+def interference(report: dict[str, Any]) -> float | None:
+    """The largest share of the server's core that other processes used during a run."""
+    shares = [
+        entry[side]["core_busy"] - (entry[side]["server_cpu"] or 0.0)
+        for config in report["configs"].values()
+        for entry in config["rounds"]
+        for side in ("bare", "pipeline")
+        if entry[side].get("core_busy") is not None
+    ]
+    return max(0.0, max(shares)) if shares else None
+
+
+def _interference_note(report: dict[str, Any]) -> str:
+    share = interference(report)
+    if share is None:
+        return ""
+    return (
+        f" Other processes on the machine took up to {_pct(share)} of the servers' core during "
+        "a run (*server core busy* minus *server CPU*); the server CPU time per request is the "
+        "figure they disturb least."
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -554,7 +580,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Measured {report['timestamp'][:10]} on {host['nproc']} CPUs ({host['cpu_model']}), "
         f"{host['system'].split()[0]}, Python {host['python']}; {pinned}.{redis_note} "
         f"{settings['connections']} connections, {settings['warmup']:g} s warm-up then "
-        f"{settings['duration']:g} s measured per run, median of {settings['rounds']} rounds.",
+        f"{settings['duration']:g} s measured per run, median of {settings['rounds']} "
+        f"round{'s' if settings['rounds'] != 1 else ''}." + _interference_note(report),
         "",
         "| Configuration | Throughput, bare → pipeline | Ratio | p99 ms, bare → pipeline "
         "| Ratio | Goal | Verdict |",
@@ -576,8 +603,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "| Configuration | Route | req/s | p50 ms | p90 ms | p99 ms | Errors "
-        "| Server CPU | Server CPU µs per request | Load CPU |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Server CPU µs per request | Server CPU | Server core busy | Load CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for config in report["configs"].values():
         summary = config["summary"]
@@ -588,8 +615,9 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {config['label'] if side == 'bare' else ''} | {route} "
                 f"| {_fmt(run['throughput'])} | {_fmt(lat['p50'], 2)} | {_fmt(lat['p90'], 2)} "
-                f"| {_fmt(lat['p99'], 2)} | {run['errors']} | {_pct(run['server_cpu'])} "
-                f"| {_us(run['server_cpu_ms_per_op'])} | {_pct(run['generator_cpu'])} |"
+                f"| {_fmt(lat['p99'], 2)} | {run['errors']} | {_us(run['server_cpu_ms_per_op'])} "
+                f"| {_pct(run['server_cpu'])} | {_pct(run.get('core_busy'))} "
+                f"| {_pct(run['generator_cpu'])} |"
             )
     lines += ["", "Pipeline / bare throughput per round:"]
     for config in report["configs"].values():
@@ -634,7 +662,7 @@ def update_docs(path: Path, block: str) -> None:
 
 def chart(report: dict[str, Any]) -> str:
     """An SVG bar chart: throughput and p99 ratios per configuration, with their goals."""
-    width, left, scale, bar, gap = 760, 380, 150.0, 22, 8
+    width, left, scale, bar, gap = 820, 380, 150.0, 22, 8
     parts: list[str] = []
     y = 20
     panels = (("Throughput, pipeline / bare", "throughput"), ("p99, pipeline / bare", "p99"))
@@ -735,6 +763,7 @@ def bench(plan: Plan, console: Console, update: bool) -> dict[str, Any]:
                 f"[yellow]Redis at {plan.redis_url} is unreachable ({problem}): "
                 "skipping the Redis limiter configuration[/]",
                 highlight=False,
+                soft_wrap=True,
             )
             for config in configs:
                 if config.server == "redis":
@@ -922,6 +951,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     for name, reason in report["skipped"].items():
         console.print(f"{name}: skipped: {reason}", highlight=False, style="yellow")
+    share = interference(report)
+    if share is not None and share > 0.1:
+        console.print(
+            f"note: other processes took up to {_pct(share)} of the servers' core during a run; "
+            "compare the server CPU per request (µs/req), which they disturb least",
+            highlight=False,
+            style="yellow",
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     args.output.with_suffix(".svg").write_text(chart(report), encoding="utf-8")

@@ -53,7 +53,7 @@ from frontdesk.gateway.deps import (
     RuntimeDep,
     Session,
     Visitor,
-    limit_tenant,
+    limit,
     requires,
 )
 from frontdesk.ids import new_id
@@ -112,7 +112,10 @@ async def signed_echo(
         body = MessageCreate.model_validate_json(raw)
     except ValidationError as exc:
         raise Invalid(str(exc.errors()[0]["msg"])) from exc
-    await limit_tenant(rt, session, response, tenant, visitor=f"api:{signed.msg_id.rpartition('-')[0]}")
+    # As the API channel's route limits its contacts; here one contact per connection (the
+    # load generator's message ids are "msg_<connection>-<n>").
+    contact = signed.msg_id.rpartition("-")[0]
+    await limit(rt, session, response, tenant, scope="visitor", identity=f"api:{contact}")
     return reply(body)
 
 

@@ -9,6 +9,11 @@ from redis.asyncio import Redis
 from frontdesk.channels.api import ApiChannelAdapter
 from frontdesk.channels.base import ChannelRegistry
 from frontdesk.channels.webchat import WebChatAdapter
+from frontdesk.conversations.retention import (
+    RETENTION_JOB,
+    make_retention_sweep,
+    schedule_retention,
+)
 from frontdesk.delivery.tasks import make_send
 from frontdesk.delivery.worker import JobRunner
 from frontdesk.engine.responder import FirstResponder, Responder
@@ -52,6 +57,7 @@ class Runtime:
         await self.tokens.revocations.load(self.db)
         await self.bus.start()
         await self.hub.start()
+        await schedule_retention(self.db)
         self.jobs.start()
 
     async def stop(self) -> None:
@@ -87,6 +93,7 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
         make_decide(tenants, responder, hub, needs_delivery=channels.needs_delivery),
     )
     jobs.register("delivery.send", make_send(tenants, channels))
+    jobs.register(RETENTION_JOB, make_retention_sweep(tenants))
     return Runtime(
         settings=settings,
         db=db,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from frontdesk.cli import admin, security
+from frontdesk.cli import admin, rights, security
 from frontdesk.cli.chat import chat
 from frontdesk.cli.secrets import secret_app
 from frontdesk.cli.serve import migrate, serve
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(migrate)
 app.command()(chat)
+admin.tenant_app.command("delete")(rights.tenant_delete)
 app.add_typer(admin.tenant_app, name="tenant")
 app.add_typer(admin.key_app, name="key")
 app.add_typer(admin.pack_app, name="pack")
@@ -27,6 +28,8 @@ app.add_typer(security.token_app, name="token")
 app.add_typer(secret_app, name="secret")
 app.add_typer(security.signing_app, name="signing-key")
 app.command()(security.audit)
+app.add_typer(rights.contact_app, name="contact")
+app.add_typer(rights.retention_app, name="retention")
 
 
 def main() -> None:

@@ -132,6 +132,9 @@ def tenant_update(
     identity: Annotated[
         str | None, typer.Option(help="Visitor identity verification: optional or required.")
     ] = None,
+    retention_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Purge conversations idle this long.")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Change a tenant's settings (validated; the previous version is kept in the audit log)."""
@@ -144,8 +147,10 @@ def tenant_update(
         changes["mode"] = mode
     if identity is not None:
         changes["identity_verification"] = identity
+    if retention_days is not None:
+        changes["retention_days"] = retention_days
     if not changes:
-        fail("nothing to change: give --origin, --plan, --mode or --identity")
+        fail("nothing to change: give --origin, --plan, --mode, --identity or --retention-days")
 
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:

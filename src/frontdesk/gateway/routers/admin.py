@@ -11,6 +11,7 @@ from frontdesk.errors import Forbidden
 from frontdesk.gateway.deps import Caller, RuntimeDep, Session, requires
 from frontdesk.runtime import Runtime
 from frontdesk.security.keys import create_key
+from frontdesk.tenancy import lifecycle
 from frontdesk.tenancy import service as tenants
 from frontdesk.tenancy.schemas import TenantCreate, TenantOut
 
@@ -119,3 +120,15 @@ async def reactivate_tenant(
 ) -> TenantOut:
     """Let a suspended tenant in again."""
     return await _status(rt, session, caller, slug, "active")
+
+
+@router.delete("/tenants/{slug}")
+async def delete_tenant(
+    rt: RuntimeDep, session: Session, caller: Operator, slug: SlugPath
+) -> dict[str, Any]:
+    """Delete a tenant and every row it owns; the answer counts what was purged per table."""
+    row = await tenants.get_tenant(session, slug)
+    report = await lifecycle.delete_tenant(
+        session, row, actor=_actor(caller), owner_slug=rt.settings.owner_slug
+    )
+    return report.as_dict()
