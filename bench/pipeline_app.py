@@ -14,8 +14,8 @@ here, for the benchmark only; each takes the same request model as the bare rout
   limits (``requires("conversations:read")``).
 * ``POST /v1/channels/api/{tenant}/bench/echo`` — the signed flavour, as the API channel's
   inbound route checks it: the tenant's active ``api`` secrets, the Standard Webhooks signature
-  (``verify_request``), the body validated from its raw bytes, the message id claimed once
-  (replay guard) and the tenant's limits.
+  and the message id claimed once (``verify_once``: ``verify_request`` and the replay guard),
+  the body validated from its raw bytes, and the per-contact and per-tenant limits.
 
 Two commands:
 

@@ -149,6 +149,7 @@ def test_goals_and_ratios_over_rounds() -> None:
     assert summary["ratio"]["throughput"] == pytest.approx(0.85)
     assert summary["ratio"]["p99"] == pytest.approx(1.8)
     assert summary["pipeline_cpu_us_per_request"] == pytest.approx(50.0)
+    assert summary["ratio"]["throughput_by_cpu"] == pytest.approx(0.8)
     assert summary["goals"] == {
         "min_throughput_ratio": 0.80,
         "max_p99_ratio": 2.0,

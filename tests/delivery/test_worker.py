@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from sqlalchemy import select
@@ -10,7 +11,8 @@ from frontdesk.delivery.models import OutboxJob
 from frontdesk.delivery.service import backoff, enqueue
 from frontdesk.delivery.worker import JobRunner, PermanentFailure
 from frontdesk.observability.metrics import Metrics
-from frontdesk.runtime import Runtime
+from frontdesk.runtime import Runtime, build_runtime
+from frontdesk.settings import Settings
 from frontdesk.store.base import utcnow
 from frontdesk.store.scope import system_scope
 from tests.factories import make_tenant
@@ -103,3 +105,17 @@ def test_backoff_grows_exponentially_within_its_cap() -> None:
     for attempt in range(1, 20):
         delay = backoff(attempt, base=1.0, cap=60.0).total_seconds()
         assert 0 <= delay <= min(60.0, 2**attempt)
+
+
+async def test_stopping_the_runner_mid_claim_always_returns(settings: Settings) -> None:
+    """A cancellation that lands inside a claim must stop the runner, not be swallowed."""
+    rt = build_runtime(settings)
+    await rt.start()
+    try:
+        for attempt in range(50):
+            if rt.jobs._task is None:
+                rt.jobs.start()
+            await asyncio.sleep(0.001 * (attempt % 7))
+            await asyncio.wait_for(asyncio.shield(rt.jobs.stop()), 3)
+    finally:
+        await rt.stop()

@@ -204,15 +204,15 @@ def fill(value: Any, ids: dict[str, str]) -> Any:
 # ── another tenant's ids, with a valid credential ────────────────────────────────────────────
 
 
-@pytest.mark.parametrize("credential", ["secret_key", "access_token"])
 async def test_another_tenants_conversation_is_indistinguishable_from_a_missing_one_on_v1(
-    http: httpx.AsyncClient, runtime: Runtime, credential: str
+    http: httpx.AsyncClient, runtime: Runtime
 ) -> None:
+    """With an access token, and to the last byte of the body (the detail included) and the
+    header names; the secret key's case, bar the detail, is tests/e2e/test_isolation.py."""
     a = await make_tenant(runtime)
     b = await make_tenant(runtime)
     theirs = (await start_chat(http, b))["conversation"]["id"]
-    key = await make_secret_key(runtime, a)
-    token = key if credential == "secret_key" else await access_token(http, key)
+    token = await access_token(http, await make_secret_key(runtime, a))
     missing = str(uuid.uuid4())
     found = await http.get(f"/v1/conversations/{theirs}", headers=bearer(token))
     absent = await http.get(f"/v1/conversations/{missing}", headers=bearer(token))
@@ -258,26 +258,6 @@ async def test_a_conversation_not_ones_own_is_indistinguishable_from_a_missing_o
     assert_problem(absent, 404)
     assert without(found.json(), theirs) == without(absent.json(), missing)
     assert await messages_in(runtime, theirs) == 0
-
-
-async def test_an_api_message_id_of_another_tenant_is_not_a_duplicate(
-    http: httpx.AsyncClient, runtime: Runtime
-) -> None:
-    """The API channel's idempotency key is looked up inside the tenant: B's id neither finds
-    B's message nor stops A's."""
-    a = await make_tenant(runtime)
-    b = await make_tenant(runtime)
-    secret_a = await tenant_secret(runtime, a, "api")
-    secret_b = await tenant_secret(runtime, b, "api")
-    body_b = api_body("crm-b", "Mensaje privado de B", message_id="order-1")
-    stored_b = await post_signed(http, b.slug, body_b, sign_request(secret_b, body_b))
-    assert stored_b.status_code == 202, stored_b.text
-    body_a = api_body("crm-a", "Hola", message_id="order-1")
-    stored_a = await post_signed(http, a.slug, body_a, sign_request(secret_a, body_a))
-    assert stored_a.status_code == 202, stored_a.text
-    assert stored_a.json()["duplicate"] is False
-    assert stored_a.json()["id"] != stored_b.json()["id"]
-    assert stored_a.json()["conversation_id"] != stored_b.json()["conversation_id"]
 
 
 async def test_another_tenants_cursor_pages_only_ones_own_conversations(
@@ -1338,6 +1318,7 @@ async def test_injection_through_every_parameter_is_inert(
         await call("GET", f"/v1/admin/tenants/{part}", headers=admin)
         await call("PATCH", f"/v1/admin/tenants/{part}", json={"plan": "pro"}, headers=admin)
         await call("POST", f"/v1/admin/tenants/{part}/suspend", headers=admin)
+        await call("DELETE", f"/v1/admin/tenants/{part}", headers=admin)
         # Query parameters.
         for name in ("channel", "status", "limit", "cursor", "tenant_id"):
             await call("GET", "/v1/conversations", params={name: payload}, headers=key)

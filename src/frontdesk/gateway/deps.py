@@ -77,14 +77,20 @@ def _note_once_a_minute(
     session: AsyncSession, tenant: TenantContext, action: str, data: dict[str, str]
 ) -> None:
     """Audit a refusal, at most once a minute per tenant and kind: a flood is one event."""
-    now = time.monotonic()
-    key = (tenant.id, action + data.get("scope", ""))
-    if _last_noted.get(key, 0.0) > now:
+    if _throttled((tenant.id, action + data.get("scope", ""))):
         return
+    record_detached(session, tenant.id, actor="anonymous", action=action, data=data)
+
+
+def _throttled(key: tuple[uuid.UUID, str]) -> bool:
+    """True when ``key`` was noted less than a minute ago (then it is not noted again)."""
+    now = time.monotonic()
+    if _last_noted.get(key, 0.0) > now:
+        return True
     if len(_last_noted) > 100_000:
         _last_noted.clear()
     _last_noted[key] = now + 60
-    record_detached(session, tenant.id, actor="anonymous", action=action, data=data)
+    return False
 
 
 def _auth_failed(
@@ -161,7 +167,10 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 def _cross_tenant(session: AsyncSession, tenant: TenantContext, owner: uuid.UUID) -> None:
-    """Note in the audit log of the tenant whose credential was used elsewhere."""
+    """Note in the audit log of the tenant whose credential was used elsewhere (once a minute
+    per pair: a publishable key is public, so anyone could otherwise fill that log)."""
+    if _throttled((owner, f"security.cross_tenant:{tenant.id}")):
+        return
     record_detached(
         session, owner, actor="anonymous", action="security.cross_tenant", target=tenant.slug
     )

@@ -42,13 +42,16 @@ async def system_scope(session: Any) -> AsyncIterator[None]:
         yield
         # Changes made inside are written inside, while the wide scope still holds.
         await session.flush()
-    finally:
+    except BaseException:
+        # The transaction is failing (or cancelled) and its settings die with it: touch
+        # nothing on the connection, so the original error is the one that propagates.
         session.info[_SYSTEM] = previous
-        if not previous:
-            # Send the narrower scope now: a flush inside the block may have widened it.
-            sync = session.sync_session if hasattr(session, "sync_session") else session
-            if sync.in_transaction():
-                await session.run_sync(_apply)
+        raise
+    session.info[_SYSTEM] = previous
+    sync = session.sync_session if hasattr(session, "sync_session") else session
+    if not previous and sync.in_transaction():
+        # Send the narrower scope now, before anything else runs in this transaction.
+        await session.run_sync(_apply)
 
 
 def _wanted(session: Session) -> tuple[str, str]:

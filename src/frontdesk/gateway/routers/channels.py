@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ApiMessageCreate, MessageAccepted
@@ -18,6 +20,28 @@ from frontdesk.security.signatures import (
 )
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
+
+
+def _inline(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its ``$defs`` inlined, so it can stand inside the OpenAPI
+    document (whose references resolve from the document's root, not the schema's)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 SIGNED = {
     "parameters": [
         {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
@@ -25,7 +49,7 @@ SIGNED = {
     ],
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": ApiMessageCreate.model_json_schema()}},
+        "content": {"application/json": {"schema": _inline(ApiMessageCreate)}},
     },
 }
 
