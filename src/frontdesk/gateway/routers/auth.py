@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from frontdesk.errors import Invalid, Unauthorized
-from frontdesk.gateway.deps import RuntimeDep, Session, authenticate_server
+from frontdesk.gateway.deps import RuntimeDep, Session, authenticate_server, limit
 from frontdesk.security.audit import record
 from frontdesk.security.tokens import ACCESS
 
@@ -83,6 +83,7 @@ async def issue_token(
     rt: RuntimeDep,
     session: Session,
     request: Request,
+    response: Response,
     authorization: Annotated[str | None, Header(max_length=4200)] = None,
 ) -> TokenResponse:
     """Exchange a secret key for a short-lived Tenant Access Token (OAuth 2 client credentials)."""
@@ -91,6 +92,8 @@ async def issue_token(
     if not secret or not secret.startswith("sk_"):
         raise Unauthorized("a secret key is required as client_secret or Basic password")
     caller = await authenticate_server(rt, session, request, secret)
+    family = caller.key_family or caller.subject
+    await limit(rt, session, response, caller.tenant, scope="key", identity=str(family))
     scopes = caller.scopes
     if body.scope:
         wanted = frozenset(body.scope.split())
