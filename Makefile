@@ -33,8 +33,10 @@ format: $(SYNCED)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(SYNCED)  ## web chat throughput and latency against a bare FastAPI route
-	$(VENV)/bin/python -m bench.webchat
+bench: $(SYNCED)  ## web chat, security pipeline and tenancy benchmarks, each against its baseline
+	$(VENV)/bin/python -m bench.webchat --update-docs
+	$(VENV)/bin/python -m bench.pipeline --update-docs
+	$(VENV)/bin/python -m bench.tenancy --update-docs
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
