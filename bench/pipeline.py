@@ -49,7 +49,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.load import RequestSpec, sign, signing_key
-from bench.webchat import BenchError, cpus, free_port, machine, spawn, stop
+from bench.webchat import BenchError, _fmt, _pct, _tail, cpus, free_port, machine, spawn, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
@@ -132,13 +132,6 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
-
-
-def _tail(path: Path, lines: int = 20, chars: int = 4000) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])[-chars:]
-    except OSError:
-        return ""
 
 
 @contextlib.contextmanager
@@ -461,16 +454,8 @@ def command_line(plan: Plan, update_docs: bool) -> str:
     return " ".join(parts)
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
 def _times(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}×"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
 def _us(ms: float | None) -> str:
