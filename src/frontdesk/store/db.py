@@ -69,7 +69,10 @@ class Database:
             session.info.update(self.session_info)
             try:
                 yield session
-                await session.commit()
+                # A unit of work that never touched the database has nothing to commit:
+                # skipping it saves a hop into SQLAlchemy's greenlet on every cache-only request.
+                if session.in_transaction() or session.new or session.dirty or session.deleted:
+                    await session.commit()
             except BaseException:
                 session.info.pop("after_commit", None)
                 await session.rollback()
