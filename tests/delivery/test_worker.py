@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.delivery.service import backoff, enqueue
@@ -121,3 +122,26 @@ async def test_stopping_the_runner_mid_claim_always_returns(settings: Settings) 
             await asyncio.wait_for(asyncio.shield(rt.jobs.stop()), 15)
     finally:
         await rt.stop()
+
+
+async def test_done_jobs_are_pruned_after_a_week_and_dead_letters_kept(runtime: Runtime) -> None:
+    old_done = await _enqueue(runtime, "x.old", status="done")
+    new_done = await _enqueue(runtime, "x.new", status="done")
+    old_dead = await _enqueue(runtime, "x.dead", status="dead")
+    async with runtime.db.session() as session, system_scope(session):
+        for job_id in (old_done, old_dead):
+            await session.execute(
+                update(OutboxJob)
+                .where(OutboxJob.id == job_id)
+                .values(updated_at=utcnow() - timedelta(days=8))
+            )
+    assert await JobRunner(runtime.db, Metrics()).prune_done() >= 1
+    async with runtime.db.session() as session, system_scope(session):
+        left = set(
+            (
+                await session.execute(
+                    select(OutboxJob.id).where(OutboxJob.id.in_([old_done, new_done, old_dead]))
+                )
+            ).scalars()
+        )
+    assert left == {new_done, old_dead}

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.delivery.models import OutboxJob
@@ -29,6 +29,8 @@ from frontdesk.store.scope import bind_tenant, system_scope
 
 Handler = Callable[[AsyncSession, OutboxJob], Awaitable[None]]
 LEASE = timedelta(seconds=60)
+KEEP_DONE = timedelta(days=7)
+PRUNE_EVERY = 3600.0
 log = structlog.get_logger("frontdesk.delivery")
 
 
@@ -66,9 +68,13 @@ class JobRunner:
             self._task = None
 
     async def _loop(self) -> None:
+        next_prune = 0.0
         while True:
             try:
                 ran = await self.run_due()
+                if time.monotonic() >= next_prune:
+                    await self.prune_done()
+                    next_prune = time.monotonic() + PRUNE_EVERY
             except Exception:
                 log.exception("delivery.runner_error")
                 ran = 0
@@ -77,6 +83,16 @@ class JobRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
             self._wake.clear()
+
+    async def prune_done(self, *, keep: timedelta = KEEP_DONE) -> int:
+        """Delete jobs finished more than ``keep`` ago (dead letters stay until retried)."""
+        async with self._db.session() as session, system_scope(session):
+            result = await session.execute(
+                delete(OutboxJob)
+                .where(OutboxJob.status == "done", OutboxJob.updated_at < utcnow() - keep)
+                .execution_options(synchronize_session=False)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def run_due(self) -> int:
         """Claim and run one batch of due jobs; returns how many ran."""
