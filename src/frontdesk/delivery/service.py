@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.store.base import utcnow
 from frontdesk.store.db import on_commit
 from frontdesk.store.repository import TenantRepository
-from frontdesk.store.scope import system_scope
 
 Wakeup = Callable[[], None]
 
@@ -57,15 +55,3 @@ async def enqueue(
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 3600.0) -> timedelta:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)]."""
     return timedelta(seconds=random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311
-
-
-async def dead_jobs(session: AsyncSession, *, limit: int = 100) -> Sequence[OutboxJob]:
-    """Dead letters of every tenant (for the platform operator)."""
-    async with system_scope(session):
-        result = await session.execute(
-            select(OutboxJob)
-            .where(OutboxJob.status == "dead")
-            .order_by(OutboxJob.updated_at)
-            .limit(limit)
-        )
-        return result.scalars().all()

@@ -235,27 +235,6 @@ class KeyDirectory:
             )
 
 
-async def verify_key(
-    session: AsyncSession, tenant_id: uuid.UUID, key: str, *, kind: KeyKind
-) -> ApiKey:
-    """The live key of ``kind`` that ``key`` is, inside this tenant, or ``InvalidKey``."""
-    if not key.startswith(PREFIXES[kind]) or len(key) > 100:
-        raise InvalidKey(f"a {kind} key is required")
-    repo = ApiKeyRepository(session, tenant_id)
-    result = await session.execute(repo.select().where(ApiKey.key_hash == hash_key(key)))
-    row = result.scalar_one_or_none()
-    now = utcnow()
-    if (
-        row is None
-        or row.kind != kind
-        or row.revoked_at is not None
-        or (row.expires_at is not None and row.expires_at <= now)
-    ):
-        raise InvalidKey("the key is not valid for this tenant")
-    row.last_used_at = now
-    return row
-
-
 async def publishable_key(session: AsyncSession, tenant_id: uuid.UUID) -> str | None:
     """The tenant's newest live publishable key, for local tools and the demo page."""
     repo = ApiKeyRepository(session, tenant_id)
