@@ -54,10 +54,6 @@ SIGNED = {
 }
 
 
-class ApiAccepted(MessageAccepted):
-    pass
-
-
 @router.post("/api/{tenant}/messages", status_code=202, openapi_extra=SIGNED)
 async def api_message(
     rt: RuntimeDep,
@@ -65,7 +61,7 @@ async def api_message(
     request: Request,
     response: Response,
     tenant: PathTenant,
-) -> ApiAccepted:
+) -> MessageAccepted:
     """A customer's message from the tenant's system, signed with Standard Webhooks using the
     tenant's ``api`` secret; the reply is read back from the conversation."""
     body = await request.body()
@@ -84,7 +80,7 @@ async def api_message(
     )
     if stored is not None:
         # A retry (or a replay) of a message already stored changes nothing.
-        return ApiAccepted(
+        return MessageAccepted(
             id=stored.id,
             conversation_id=stored.conversation_id,
             seq=stored.seq,
@@ -115,7 +111,7 @@ async def api_message(
         sender="customer",
     )
     message = received.message
-    return ApiAccepted(
+    return MessageAccepted(
         id=message.id,
         conversation_id=conversation.id,
         seq=message.seq,
