@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from frontdesk.delivery.errors import PermanentFailure
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.delivery.service import backoff, enqueue
-from frontdesk.delivery.worker import JobRunner, PermanentFailure
+from frontdesk.delivery.worker import JobRunner
 from frontdesk.observability.metrics import Metrics
 from frontdesk.runtime import Runtime, build_runtime
 from frontdesk.settings import Settings

@@ -19,9 +19,9 @@ import structlog
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.delivery.errors import PermanentFailure
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.delivery.service import backoff
-from frontdesk.errors import FrontDeskError
 from frontdesk.observability.metrics import Metrics
 from frontdesk.store.base import utcnow
 from frontdesk.store.db import Database
@@ -32,10 +32,6 @@ LEASE = timedelta(seconds=60)
 KEEP_DONE = timedelta(days=7)
 PRUNE_EVERY = 3600.0
 log = structlog.get_logger("frontdesk.delivery")
-
-
-class PermanentFailure(FrontDeskError):
-    """A job that cannot succeed on retry: dead-lettered at once."""
 
 
 class JobRunner:
