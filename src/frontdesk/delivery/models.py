@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.store.base import Base, TenantMixin, utcnow
@@ -28,3 +29,33 @@ class OutboxJob(TenantMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookEndpoint(TenantMixin, Base):
+    """A tenant's URL that receives our events (``events``: event types, or ``["*"]``).
+
+    A 410 from the receiver disables it (``disabled_reason`` says why)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookSecret(TenantMixin, Base):
+    """An endpoint's signing secret (``whsec_…``), sealed with the instance key. During a
+    rotation several are active; an older one stops at ``expires_at``."""
+
+    __tablename__ = "webhook_secrets"
+    __table_args__ = (Index(None, "tenant_id", "endpoint_id"),)
+
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    sealed: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
