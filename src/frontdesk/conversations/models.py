@@ -56,6 +56,7 @@ class Message(TenantMixin, Base):
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),
         UniqueConstraint("tenant_id", "channel", "external_id"),
+        Index(None, "tenant_id", "channel", "provider_id"),
     )
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
@@ -69,6 +70,8 @@ class Message(TenantMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    provider_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    """The provider's id of an outbound message once sent (its status events name it)."""
 
 
 class Lead(TenantMixin, Base):

@@ -7,7 +7,7 @@ Create Date: 2026-11-25 18:20:00
 
 from collections.abc import Sequence
 
-from alembic import op
+from frontdesk.store import rls
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -26,27 +26,11 @@ TENANT_TABLES = (
     "revoked_tokens",
     "tenant_secrets",
 )
-# Rows of the tenant the transaction is bound to, or every row in the deliberate system scope.
-# Without a binding the setting is empty, NULLIF makes it NULL, and nothing matches.
-RULE = (
-    "current_setting('app.scope', true) = 'system' "
-    "OR tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
-)
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in TENANT_TABLES:
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({RULE}) WITH CHECK ({RULE})")
+    rls.enable(TENANT_TABLES)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in TENANT_TABLES:
-        op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+    rls.disable(TENANT_TABLES)
