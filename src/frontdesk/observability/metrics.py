@@ -43,6 +43,12 @@ class Metrics:
         self.job_latency = Histogram(
             "frontdesk_job_duration_seconds", "Outbox job run time by kind.", ["kind"], registry=r
         )
+        self.circuit_open = Gauge(
+            "frontdesk_circuit_open",
+            "1 while the circuit breaker of a tenant's destination (channel, webhook) is open.",
+            ["tenant", "breaker"],
+            registry=r,
+        )
         self.stream_subscribers = Gauge(
             "frontdesk_stream_subscribers", "Open realtime event streams.", registry=r
         )
