@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from frontdesk.cli import admin, rights, security
+from frontdesk.cli import admin, llm, rights, security
 from frontdesk.cli.chat import chat
 from frontdesk.cli.secrets import secret_app
 from frontdesk.cli.serve import migrate, serve
@@ -20,6 +20,8 @@ app.command()(serve)
 app.command()(migrate)
 app.command()(chat)
 admin.tenant_app.command("delete")(rights.tenant_delete)
+admin.tenant_app.command("llm")(llm.tenant_llm)
+admin.tenant_app.command("llm-key")(llm.tenant_llm_key)
 app.add_typer(admin.tenant_app, name="tenant")
 app.add_typer(admin.key_app, name="key")
 app.add_typer(admin.pack_app, name="pack")
