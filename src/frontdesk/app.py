@@ -11,7 +11,7 @@ from frontdesk import __version__
 from frontdesk.gateway import problems
 from frontdesk.gateway.cors import TenantCors
 from frontdesk.gateway.middleware import Pipeline
-from frontdesk.gateway.routers import admin, api, auth, channels, demo, ops, web
+from frontdesk.gateway.routers import admin, api, auth, channels, demo, ops, web, webhooks
 from frontdesk.runtime import Runtime, build_runtime
 from frontdesk.security.client_ip import parse_networks
 from frontdesk.settings import Settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(channels.router)
     app.include_router(web.router)
     app.include_router(demo.router)
+    app.include_router(webhooks.router)
     # Added innermost first: a request meets Pipeline, then TenantCors, then the routes.
     app.add_middleware(TenantCors, tenants=rt.tenants)
     app.add_middleware(

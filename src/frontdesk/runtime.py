@@ -14,6 +14,7 @@ from frontdesk.conversations.retention import (
     make_retention_sweep,
     schedule_retention,
 )
+from frontdesk.delivery.sender import WebhookSender
 from frontdesk.delivery.tasks import make_send
 from frontdesk.delivery.worker import JobRunner
 from frontdesk.engine.responder import FirstResponder, Responder
@@ -27,6 +28,7 @@ from frontdesk.security.keys import KEY_TOPIC, KeyDirectory
 from frontdesk.security.ratelimit import RateLimiter
 from frontdesk.security.replay import ReplayGuard, make_replay_guard
 from frontdesk.security.signing import Keyring
+from frontdesk.security.ssrf import UrlGuard
 from frontdesk.security.tokens import JTI_TOPIC, TokenService
 from frontdesk.settings import Settings
 from frontdesk.store.db import Database
@@ -50,6 +52,7 @@ class Runtime:
     hub: Hub
     jobs: JobRunner
     responder: Responder
+    webhooks: WebhookSender
     redis: Redis | None = None
 
     async def start(self) -> None:
@@ -93,6 +96,14 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
         make_decide(tenants, responder, hub, needs_delivery=channels.needs_delivery),
     )
     jobs.register("delivery.send", make_send(tenants, channels))
+    webhooks = WebhookSender(box, tenants, UrlGuard(allow_private=settings.webhooks_allow_private))
+    jobs.register(
+        webhooks.kind,
+        webhooks,
+        policy=webhooks.policy,
+        breaker=webhooks.destination,
+        on_dead=webhooks.on_dead,
+    )
     jobs.register(RETENTION_JOB, make_retention_sweep(tenants))
     return Runtime(
         settings=settings,
@@ -111,5 +122,6 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
         hub=hub,
         jobs=jobs,
         responder=responder,
+        webhooks=webhooks,
         redis=redis,
     )

@@ -19,6 +19,7 @@ from frontdesk.conversations.repository import (
     MessageRepository,
 )
 from frontdesk.conversations.schemas import MessageOut
+from frontdesk.delivery import webhooks
 from frontdesk.delivery.service import enqueue
 from frontdesk.engine.reply import Reply
 from frontdesk.errors import Conflict, Invalid, NotFound
@@ -265,6 +266,7 @@ async def receive(
         key=f"decide:{message.id}",
         fresh=True,
     )
+    await webhooks.message_created(session, tenant, message)
     out = MessageOut.model_validate(message)
     on_commit(session, lambda: events.message(tenant.id, out))
     return Received(message=message, duplicate=False)
@@ -318,6 +320,7 @@ async def append_reply(
             external_id=key,
         ),
     )
+    await webhooks.message_created(session, tenant, message)
     if deliver:
         await enqueue(
             session,

@@ -31,7 +31,7 @@ class OutboxJob(TenantMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class WebhookEndpoint(TenantMixin, Base):
+class WebhookEndpointRow(TenantMixin, Base):
     """A tenant's URL that receives our events (``events``: event types, or ``["*"]``).
 
     A 410 from the receiver disables it (``disabled_reason`` says why)."""

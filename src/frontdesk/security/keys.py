@@ -36,7 +36,7 @@ class KeyKindChoice(StrEnum):
 
 
 PREFIXES: dict[str, str] = {"publishable": "pk_", "secret": "sk_"}
-SCOPES = frozenset({"conversations:read", "conversations:write", "admin"})
+SCOPES = frozenset({"conversations:read", "conversations:write", "webhooks:manage", "admin"})
 DEFAULT_SCOPES: dict[str, list[str]] = {
     "publishable": ["visitor"],
     "secret": ["conversations:read", "conversations:write"],

@@ -18,9 +18,12 @@ import asyncio
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import httpx
 
 from frontdesk.errors import Invalid
 
@@ -209,3 +212,40 @@ class UrlGuard:
             port=parsed.port,
             address=str(first),
         )
+
+
+async def send_pinned(
+    target: Target,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    timeouts: httpx.Timeout,
+    verify: ssl.SSLContext | bool = True,
+) -> httpx.Response:
+    """POST ``content`` to the checked ``target``, connecting to ``target.address`` only.
+
+    The Host header and the TLS server name (SNI and certificate check) stay the URL's host.
+    Redirects are never followed, no proxy from the environment is used, connections are not
+    reused (one pinned to an address must not serve another host) and the response body is not
+    read. The caller closes nothing: the response is returned closed, status and headers intact.
+    """
+    url = httpx.URL(target.url)
+    pinned = url.copy_with(host=target.address)
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    async with httpx.AsyncClient(
+        timeout=timeouts,
+        follow_redirects=False,
+        trust_env=False,
+        verify=verify,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    ) as client:
+        request = client.build_request(
+            "POST",
+            pinned,
+            content=content,
+            headers={**headers, "Host": url.netloc.decode("ascii")},
+            extensions=extensions,
+        )
+        response = await client.send(request, stream=True)
+        await response.aclose()
+        return response

@@ -12,6 +12,16 @@ from frontdesk.tenancy.schemas import TenantSettings
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """One of the tenant's webhook endpoints (``delivery.endpoints``); secrets stay in the store."""
+
+    id: uuid.UUID
+    url: str
+    events: tuple[str, ...]
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class TenantContext:
     id: uuid.UUID
     slug: str
@@ -20,6 +30,7 @@ class TenantContext:
     settings: TenantSettings
     pack: ContextPack | None
     tokens_not_before: datetime | None = None
+    webhooks: tuple[WebhookEndpoint, ...] = ()
 
     @property
     def active(self) -> bool:

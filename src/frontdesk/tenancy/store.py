@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.delivery.endpoints import tenant_endpoints
 from frontdesk.store.db import Database
 from frontdesk.tenancy.context import TenantContext
 from frontdesk.tenancy.models import Tenant
@@ -59,7 +61,8 @@ class TenantContextStore:
         tenant = await find(TenantTable(session))
         if tenant is None:
             raise TenantNotFound(f"no tenant '{name}'")
-        return self._keep(to_context(tenant))
+        webhooks = await tenant_endpoints(session, tenant.id)
+        return self._keep(replace(to_context(tenant), webhooks=webhooks))
 
     def invalidate(self, slug: str) -> None:
         """Drop ``slug`` (``*``: everything); the next lookup reads the database."""
