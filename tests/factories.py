@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from frontdesk.channels.connections import add_connection
 from frontdesk.engine.packs import default_pack_dir, load_pack
 from frontdesk.runtime import Runtime
 from frontdesk.security.keys import create_key
@@ -103,3 +104,34 @@ async def chat_with(client: httpx.AsyncClient, tenant: SampleTenant, text: str) 
     assert response.status_code == 202, response.text
     await wait_for_reply(client, tenant, chat, after=1)
     return chat
+
+
+WHATSAPP_CREDENTIALS = {
+    "app_secret": "whatsapp-app-secret-for-tests",
+    "verify_token": "verify-token-for-tests",
+    "access_token": "EAAG-test-access-token",
+}
+
+
+async def connect_whatsapp(
+    rt: Runtime,
+    tenant: SampleTenant,
+    *,
+    phone_number_id: str | None = None,
+    credentials: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
+) -> str:
+    """Connect a WhatsApp number to ``tenant``; returns its phone-number id."""
+    phone_number_id = phone_number_id or str(secrets.randbelow(10**15) + 10**14)
+    async with rt.db.session() as session:
+        await add_connection(
+            session,
+            rt.box,
+            tenant.context.id,
+            kind="whatsapp",
+            account_id=phone_number_id,
+            credentials=credentials or WHATSAPP_CREDENTIALS,
+            options=options or {"phone_number": "+57 300 123 4567"},
+            actor="test",
+        )
+    return phone_number_id

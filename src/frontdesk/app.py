@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(channels.router)
+    app.include_router(providers.router)
     app.include_router(web.router)
     app.include_router(demo.router)
     app.include_router(webhooks.router)

@@ -9,13 +9,15 @@ from redis.asyncio import Redis
 from frontdesk.channels.api import ApiChannelAdapter
 from frontdesk.channels.base import ChannelRegistry
 from frontdesk.channels.webchat import WebChatAdapter
+from frontdesk.channels.whatsapp.adapter import WhatsAppAdapter
+from frontdesk.channels.whatsapp.client import GraphClient
 from frontdesk.conversations.retention import (
     RETENTION_JOB,
     make_retention_sweep,
     schedule_retention,
 )
 from frontdesk.delivery.sender import WebhookSender
-from frontdesk.delivery.tasks import make_send
+from frontdesk.delivery.tasks import SEND_JOB, breaker_of, make_send, make_send_failed
 from frontdesk.delivery.worker import JobRunner
 from frontdesk.engine.responder import FirstResponder, Responder
 from frontdesk.engine.tasks import make_decide
@@ -53,6 +55,8 @@ class Runtime:
     jobs: JobRunner
     responder: Responder
     webhooks: WebhookSender
+    channels: ChannelRegistry
+    graph: GraphClient
     redis: Redis | None = None
 
     async def start(self) -> None:
@@ -68,6 +72,7 @@ class Runtime:
         await self.hub.stop()
         await self.bus.stop()
         await self.limiter.aclose()
+        await self.graph.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
@@ -90,12 +95,18 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
     jobs = JobRunner(db, metrics, poll_seconds=settings.job_poll_seconds)
     db.session_info.update(wakeup=jobs.wakeup, bus=bus)
     responder = responder or FirstResponder()
-    channels = ChannelRegistry(WebChatAdapter(hub), ApiChannelAdapter())
+    graph = GraphClient(settings.whatsapp_graph_url)
+    channels = ChannelRegistry(WebChatAdapter(), ApiChannelAdapter(), WhatsAppAdapter(box, graph))
     jobs.register(
         "engine.decide",
         make_decide(tenants, responder, hub, needs_delivery=channels.needs_delivery),
     )
-    jobs.register("delivery.send", make_send(tenants, channels))
+    jobs.register(
+        SEND_JOB,
+        make_send(tenants, channels),
+        breaker=breaker_of,
+        on_dead=make_send_failed(tenants),
+    )
     webhooks = WebhookSender(box, tenants, UrlGuard(allow_private=settings.webhooks_allow_private))
     jobs.register(
         webhooks.kind,
@@ -123,5 +134,7 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
         jobs=jobs,
         responder=responder,
         webhooks=webhooks,
+        channels=channels,
+        graph=graph,
         redis=redis,
     )

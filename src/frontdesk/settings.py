@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     ip_flood_per_minute: int = Field(default=1200, ge=1, description="pre-auth limit per client IP")
     job_poll_seconds: float = Field(default=1.0, gt=0)
     sse_ping_seconds: float = Field(default=15.0, gt=0)
+    whatsapp_graph_url: str = Field(
+        default="https://graph.facebook.com/v21.0",
+        description="Meta Graph API base URL (with its version) that WhatsApp messages go to",
+    )
     webhooks_allow_private: bool = Field(
         default=False,
         description="development only: tenant webhook URLs may be http and local/private hosts",

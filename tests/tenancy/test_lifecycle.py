@@ -15,6 +15,9 @@ import structlog
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
+from frontdesk.channels.connections import add_connection
+from frontdesk.channels.models import TransferCode
+from frontdesk.channels.transfer import TransferCodes
 from frontdesk.conversations.models import Lead
 from frontdesk.conversations.repository import LeadRepository
 from frontdesk.errors import FrontDeskError
@@ -22,6 +25,7 @@ from frontdesk.runtime import Runtime
 from frontdesk.security.secrets import rotate_secret
 from frontdesk.security.tokens import revoke
 from frontdesk.settings import Settings
+from frontdesk.store.base import utcnow
 from frontdesk.tenancy.lifecycle import (
     OwnerTenantProtected,
     PurgeReport,
@@ -30,7 +34,13 @@ from frontdesk.tenancy.lifecycle import (
     verify_purged,
 )
 from frontdesk.tenancy.service import TenantNotFound, get_tenant
-from tests.factories import SampleTenant, chat_with, make_secret_key, make_tenant
+from tests.factories import (
+    WHATSAPP_CREDENTIALS,
+    SampleTenant,
+    chat_with,
+    make_secret_key,
+    make_tenant,
+)
 
 OWNER = Settings.model_fields["owner_slug"].default
 HOUR = timedelta(hours=1)
@@ -49,6 +59,23 @@ async def populate(client: httpx.AsyncClient, runtime: Runtime, tenant: SampleTe
             session, runtime.box, tenant.context.id, purpose="webhook", overlap=HOUR, actor="test"
         )
         await revoke(session, tenant.context.id, f"jti-{tenant.slug}", actor="test")
+        await add_connection(
+            session,
+            runtime.box,
+            tenant.context.id,
+            kind="whatsapp",
+            account_id=f"phone-{tenant.slug}",
+            credentials=WHATSAPP_CREDENTIALS,
+            actor="test",
+        )
+        TransferCodes(session, tenant.context.id).add(
+            TransferCode(
+                conversation_id=uuid.UUID(chat["conversation"]["id"]),
+                channel="whatsapp",
+                code_hash=f"hash-{tenant.slug}",
+                expires_at=utcnow() + HOUR,
+            )
+        )
         LeadRepository(session, tenant.context.id).add(
             Lead(
                 contact_id=uuid.UUID(chat["contact_id"]),

@@ -1,10 +1,19 @@
-"""The adapter protocol every channel implements, and the registry that finds them."""
+"""The adapter protocol every channel implements, and the registry that finds them.
+
+An adapter renders a ``Reply`` into its provider's payloads, within the limits it declares,
+and sends an ``Outbound`` message. Parsing a provider's webhooks is the adapter package's own
+(``channels/whatsapp/webhook.py``), into the canonical events of ``channels/inbound.py``.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from frontdesk.conversations.schemas import MessageOut
+from frontdesk.channels.render import Capabilities
+from frontdesk.delivery.errors import DeliveryFailed
+from frontdesk.engine.reply import Reply
 from frontdesk.errors import FrontDeskError
 from frontdesk.tenancy.context import TenantContext
 
@@ -15,14 +24,43 @@ class ChannelNotConfigured(FrontDeskError):
     type_slug = "channel-not-configured"
 
 
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One stored outbound message, with what its channel needs to send it."""
+
+    message_id: Any
+    reply: Reply
+    recipient: str
+    last_customer_at: datetime | None = None
+    in_reply_to: str | None = None
+    """The provider's id of the customer message this answers (marked as read)."""
+    start: int = 0
+    """Parts already sent by an earlier attempt (a long reply goes out in several)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_id: str | None
+    status: str = "sent"
+    parts: int = 1
+    """Parts sent by this attempt."""
+    failure: DeliveryFailed | None = None
+    """Set when a part failed after earlier parts went out: the rest is retried on its own."""
+    note: str | None = None
+
+
 class ChannelAdapter(Protocol):
     kind: str
     pushes: bool
     """False where the client reads the store itself (web chat, API): the stored reply is
     delivered, and no delivery job is needed."""
+    capabilities: Capabilities
 
-    async def send(self, tenant: TenantContext, message: MessageOut) -> str | None:
-        """Deliver an outbound message; returns the provider's message id, if any."""
+    def render(self, reply: Reply) -> list[dict[str, Any]]:
+        """The provider payloads of ``reply``, each within ``capabilities``."""
+
+    async def send(self, tenant: TenantContext, outbound: Outbound) -> SendResult:
+        """Deliver ``outbound`` from part ``outbound.start`` on."""
 
 
 class ChannelRegistry:
@@ -37,3 +75,6 @@ class ChannelRegistry:
         if adapter is None:
             raise ChannelNotConfigured(f"no adapter for channel {kind}")
         return adapter
+
+    def render(self, kind: str, reply: Reply) -> list[dict[str, Any]]:
+        return self.get(kind).render(reply)

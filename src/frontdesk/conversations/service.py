@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,7 @@ from frontdesk.tenancy.context import TenantContext
 
 WEBCHAT = "webchat"
 DECIDE_JOB = "engine.decide"
-SEND_JOB = "delivery.send"
+SEND_JOB = "delivery.send"  # delivery.tasks.SEND_JOB
 
 
 class ConversationNotFound(NotFound):
@@ -224,6 +225,7 @@ async def receive(
     external_id: str | None,
     events: ConversationEvents,
     sender: str = "visitor",
+    payload: dict[str, Any] | None = None,
 ) -> Received:
     """Store an inbound message and queue the decision on it, in the caller's transaction.
 
@@ -245,6 +247,7 @@ async def receive(
         text=text,
         status="received",
         external_id=external_id,
+        payload=payload or {},
     )
     if external_id is None:
         message = await _append(session, tenant, conversation, inbound)
@@ -326,7 +329,7 @@ async def append_reply(
             session,
             tenant.id,
             kind=SEND_JOB,
-            payload={"message_id": str(message.id)},
+            payload={"message_id": str(message.id), "channel": conversation.channel},
             key=f"send:{message.id}",
             fresh=True,
         )

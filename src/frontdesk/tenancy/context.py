@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from frontdesk.engine.packs import ContextPack
 from frontdesk.tenancy.schemas import TenantSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One of the tenant's channel connections (``channels.connections``), credentials sealed."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    account_id: str
+    status: str
+    sealed: str = field(repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +49,12 @@ class TenantContext:
     settings: TenantSettings
     pack: ContextPack | None
     tokens_not_before: datetime | None = None
+    channels: tuple[Connection, ...] = ()
     webhooks: tuple[WebhookEndpoint, ...] = ()
+
+    def channel(self, kind: str) -> Connection | None:
+        """The tenant's active connection of ``kind``, if any."""
+        return next((c for c in self.channels if c.kind == kind and c.active), None)
 
     @property
     def active(self) -> bool:

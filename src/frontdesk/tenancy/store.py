@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.channels.connections import tenant_connections, tenant_of_account
 from frontdesk.delivery.endpoints import tenant_endpoints
 from frontdesk.store.db import Database
 from frontdesk.tenancy.context import TenantContext
@@ -32,6 +33,7 @@ class TenantContextStore:
         self._clock = clock
         self._by_slug: dict[str, tuple[float, TenantContext]] = {}
         self._slug_of: dict[uuid.UUID, str] = {}
+        self._by_account: dict[tuple[str, str], str] = {}
 
     async def by_slug(self, slug: str, *, session: AsyncSession | None = None) -> TenantContext:
         hit = self._by_slug.get(slug)
@@ -61,8 +63,24 @@ class TenantContextStore:
         tenant = await find(TenantTable(session))
         if tenant is None:
             raise TenantNotFound(f"no tenant '{name}'")
+        channels = await tenant_connections(session, tenant.id)
         webhooks = await tenant_endpoints(session, tenant.id)
-        return self._keep(replace(to_context(tenant), webhooks=webhooks))
+        return self._keep(replace(to_context(tenant), channels=channels, webhooks=webhooks))
+
+    async def by_channel_account(
+        self, kind: str, account_id: str, *, session: AsyncSession | None = None
+    ) -> TenantContext | None:
+        """The tenant a provider account (a WhatsApp phone-number id, …) is connected to."""
+        slug = self._by_account.get((kind, account_id))
+        if slug is not None:
+            context = await self.by_slug(slug, session=session)
+            if any(c.kind == kind and c.account_id == account_id for c in context.channels):
+                return context
+        if session is None:
+            async with self._db.session() as own:
+                return await self.by_channel_account(kind, account_id, session=own)
+        tenant_id = await tenant_of_account(session, kind, account_id)
+        return None if tenant_id is None else await self.by_id(tenant_id, session=session)
 
     def invalidate(self, slug: str) -> None:
         """Drop ``slug`` (``*``: everything); the next lookup reads the database."""
@@ -74,4 +92,6 @@ class TenantContextStore:
     def _keep(self, context: TenantContext) -> TenantContext:
         self._by_slug[context.slug] = (self._clock() + self._ttl, context)
         self._slug_of[context.id] = context.slug
+        for channel in context.channels:
+            self._by_account[(channel.kind, channel.account_id)] = context.slug
         return context

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from frontdesk.channels import transfer
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import (
     MAX_SEQ,
@@ -24,7 +27,7 @@ from frontdesk.conversations.schemas import (
     WebUser,
 )
 from frontdesk.conversations.service import VerifiedUser
-from frontdesk.errors import Unauthorized
+from frontdesk.errors import Conflict, Unauthorized
 from frontdesk.gateway.deps import MaybeVisitor, PathTenant, RuntimeDep, Session, Visitor, WebClient
 from frontdesk.realtime.hub import Event
 from frontdesk.runtime import Runtime
@@ -35,6 +38,11 @@ from frontdesk.tenancy.context import TenantContext
 
 router = APIRouter(prefix="/web/v1/{tenant}", tags=["web chat"])
 BACKLOG_PAGE = 200
+
+
+class ConversationMoved(Conflict):
+    title = "Conversation moved to another channel"
+    type_slug = "conversation-moved"
 
 
 class IdentityRequired(Unauthorized):
@@ -116,6 +124,8 @@ async def send_message(
     conversation = await conversations.get_conversation(
         session, tenant, conversation_id, contact_id=visitor.contact_id
     )
+    if conversation.channel != "webchat":
+        raise ConversationMoved(f"this conversation continues on {conversation.channel}")
     received = await conversations.receive(
         session, tenant, conversation, text=body.text, external_id=body.client_id, events=rt.hub
     )
@@ -127,6 +137,40 @@ async def send_message(
         seq=message.seq,
         status=message.status,
         duplicate=received.duplicate,
+    )
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["whatsapp"] = "whatsapp"
+
+
+class TransferOut(BaseModel):
+    code: str
+    link: str
+    channel: str
+    expires_at: datetime
+
+
+@router.post("/conversations/{conversation_id}/transfer")
+async def transfer_conversation(
+    session: Session,
+    tenant: PathTenant,
+    visitor: Visitor,
+    conversation_id: uuid.UUID,
+    body: TransferRequest | None = None,
+) -> TransferOut:
+    """Continue this conversation on WhatsApp: a one-time code and the ``wa.me`` link that
+    sends it; the web chat's event stream says ``transferred`` once the message arrives."""
+    conversation = await conversations.get_conversation(
+        session, tenant, conversation_id, contact_id=visitor.contact_id
+    )
+    issued = await transfer.issue(
+        session, tenant, conversation, channel=body.channel if body else "whatsapp"
+    )
+    return TransferOut(
+        code=issued.code, link=issued.link, channel=issued.channel, expires_at=issued.expires_at
     )
 
 

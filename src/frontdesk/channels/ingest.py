@@ -1,0 +1,132 @@
+"""Inbound events of any pushing channel, stored: messages (deduplicated on the provider's
+message id, and redeeming transfer codes) and status events (applied in order)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.channels import transfer
+from frontdesk.channels.inbound import InboundMessage, StatusEvent, advances
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.events import ConversationEvents
+from frontdesk.conversations.models import Message
+from frontdesk.conversations.repository import MessageRepository
+from frontdesk.tenancy.context import TenantContext
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    message: Message | None
+    duplicate: bool = False
+    transferred: bool = False
+
+
+async def ingest_message(
+    session: AsyncSession,
+    tenant: TenantContext,
+    inbound: InboundMessage,
+    *,
+    events: ConversationEvents,
+) -> Ingested:
+    """Store one inbound message (once, whatever the provider's retries) and queue the
+    decision on it; a reaction only marks the message it reacts to."""
+    stored = await conversations.find_message(
+        session, tenant, channel=inbound.channel, external_id=inbound.provider_id
+    )
+    if stored is not None:
+        return Ingested(message=stored, duplicate=True)
+    if inbound.kind == "reaction":
+        await _react(session, tenant, inbound)
+        return Ingested(message=None)
+    redeemed = await transfer.redeem(session, tenant, inbound, events=events)
+    if redeemed is not None:
+        conversation = redeemed.conversation
+    else:
+        conversation = await conversations.conversation_for_identity(
+            session,
+            tenant,
+            channel=inbound.channel,
+            external_id=inbound.sender_id,
+            profile=conversations.Profile(name=inbound.sender_name, phone=_phone(inbound)),
+        )
+    payload: dict[str, Any] = {"kind": inbound.kind, **inbound.data} if inbound.data else {}
+    if redeemed is not None:
+        payload["transferred_from"] = redeemed.previous_channel
+    received = await conversations.receive(
+        session,
+        tenant,
+        conversation,
+        text=inbound.text,
+        external_id=inbound.provider_id,
+        events=events,
+        sender="customer",
+        payload=payload,
+    )
+    return Ingested(
+        message=received.message, duplicate=received.duplicate, transferred=bool(redeemed)
+    )
+
+
+def _phone(inbound: InboundMessage) -> str | None:
+    return f"+{inbound.sender_id}" if inbound.channel == "whatsapp" else None
+
+
+async def _react(session: AsyncSession, tenant: TenantContext, inbound: InboundMessage) -> None:
+    target_id = str(inbound.data.get("message_id") or "")
+    if not target_id:
+        return
+    messages = MessageRepository(session, tenant.id)
+    target = (
+        await session.execute(
+            messages.select().where(
+                Message.channel == inbound.channel,
+                (Message.provider_id == target_id) | (Message.external_id == target_id),
+            )
+        )
+    ).scalar_one_or_none()
+    if target is not None:
+        target.payload = {**target.payload, "reaction": inbound.data.get("emoji") or None}
+
+
+async def apply_status(
+    session: AsyncSession, tenant: TenantContext, event: StatusEvent
+) -> Message | None:
+    """Move our message on to the reported status; an event older than what we know (they
+    come out of order) changes nothing. Returns the message when it changed."""
+    messages = MessageRepository(session, tenant.id)
+    message = (
+        await session.execute(
+            messages.select()
+            .where(Message.channel == event.channel, Message.provider_id == event.provider_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if message is None or not advances(message.status, event.status):
+        return None
+    message.status = event.status
+    if event.error_code is not None:
+        error = {"code": event.error_code, "title": event.error_title}
+        message.payload = {**message.payload, "error": error}
+    await session.flush()
+    return message
+
+
+async def last_customer_message(
+    session: AsyncSession, tenant: TenantContext, conversation_id: Any, channel: str
+) -> Message | None:
+    """The customer's latest message on ``channel`` in the conversation (for service windows)."""
+    messages = MessageRepository(session, tenant.id)
+    query = (
+        messages.select()
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.channel == channel,
+            Message.direction == "in",
+        )
+        .order_by(Message.seq.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()

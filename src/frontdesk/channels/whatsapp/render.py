@@ -1,0 +1,107 @@
+"""One ``Reply`` → WhatsApp Cloud API message payloads, within WhatsApp's limits.
+
+Text longer than a message is split where sentences end; up to three quick replies become
+reply buttons, more become a list (ten rows at most); service cards, which WhatsApp has no
+place for outside a product catalog, become lines of the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from frontdesk.channels.render import Capabilities, clip, split_text
+from frontdesk.engine.reply import QuickReply, Reply, ServiceCard
+
+CAPABILITIES: Final = Capabilities(
+    max_text=4096,
+    max_buttons=3,
+    max_button_title=20,
+    max_list_rows=10,
+    max_row_title=24,
+    max_row_description=72,
+    max_interactive_body=1024,
+)
+MAX_BUTTON_ID: Final = 256
+MAX_ROW_ID: Final = 200
+LIST_LABEL: Final = {"es": "Ver opciones", "en": "See options"}
+Payload = dict[str, Any]
+
+
+def render(reply: Reply) -> list[Payload]:
+    """The payloads to send, in order (each still without ``to`` and ``messaging_product``)."""
+    caps = CAPABILITIES
+    text = _with_cards(reply.text, reply.cards)
+    choices = reply.quick_replies[: caps.max_list_rows]
+    if not choices:
+        return [_text(chunk) for chunk in split_text(text, caps.max_text)] or []
+    chunks = split_text(text, caps.max_text)
+    last = chunks.pop() if chunks else ""
+    tail = split_text(last, caps.max_interactive_body) if last else []
+    body = tail.pop() if tail else ("Elige una opción" if reply.language == "es" else "Choose one")
+    payloads = [_text(chunk) for chunk in (*chunks, *tail)]
+    if len(choices) <= caps.max_buttons:
+        payloads.append(_buttons(body, choices))
+    else:
+        payloads.append(_list(body, choices, reply.language))
+    return payloads
+
+
+def template(name: str, language: str) -> Payload:
+    """An approved template, sent as it was approved (no parameters)."""
+    return {"type": "template", "template": {"name": name, "language": {"code": language}}}
+
+
+def _with_cards(text: str, cards: Sequence[ServiceCard]) -> str:
+    lines = [f"• *{card.title}*: {card.summary} ({card.price_text})" for card in cards]
+    return "\n\n".join(part for part in (text.strip(), "\n".join(lines)) if part)
+
+
+def _text(body: str) -> Payload:
+    return {"type": "text", "text": {"body": body, "preview_url": "http" in body}}
+
+
+def _titles(choices: Sequence[QuickReply], limit: int) -> list[str]:
+    """Clipped titles, made unique (WhatsApp refuses two equal buttons)."""
+    titles: list[str] = []
+    for number, choice in enumerate(choices, start=1):
+        title = clip(choice.title, limit) or str(number)
+        if title in titles:
+            suffix = f" {number}"
+            title = clip(title, limit - len(suffix)) + suffix
+        titles.append(title)
+    return titles
+
+
+def _buttons(body: str, choices: Sequence[QuickReply]) -> Payload:
+    titles = _titles(choices, CAPABILITIES.max_button_title)
+    buttons = [
+        {"type": "reply", "reply": {"id": choice.payload[:MAX_BUTTON_ID] or title, "title": title}}
+        for choice, title in zip(choices, titles, strict=True)
+    ]
+    return {
+        "type": "interactive",
+        "interactive": {"type": "button", "body": {"text": body}, "action": {"buttons": buttons}},
+    }
+
+
+def _list(body: str, choices: Sequence[QuickReply], language: str) -> Payload:
+    caps = CAPABILITIES
+    titles = _titles(choices, caps.max_row_title)
+    rows = []
+    for choice, title in zip(choices, titles, strict=True):
+        row = {"id": choice.payload[:MAX_ROW_ID] or title, "title": title}
+        if clip(choice.title, caps.max_row_title) != choice.title.strip():
+            row["description"] = clip(choice.title, caps.max_row_description)
+        rows.append(row)
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": body},
+            "action": {
+                "button": LIST_LABEL.get(language, LIST_LABEL["en"]),
+                "sections": [{"rows": rows}],
+            },
+        },
+    }

@@ -1,0 +1,152 @@
+"""A local server that speaks the WhatsApp Cloud API's side of the Graph API, for the tests:
+it checks the bearer token, records every request, and answers as Meta does — or fails as
+Meta does when told to."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.conftest import free_port
+
+TOKEN = "EAAG-test-access-token"
+
+
+@dataclass
+class Recorded:
+    path: str
+    body: dict[str, Any]
+    authorization: str | None
+
+
+@dataclass
+class FakeGraph:
+    """``failures`` are answered, in order, to the next message sends instead of success."""
+
+    requests: list[Recorded] = field(default_factory=list)
+    failures: deque[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=deque)
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        """Messages accepted (not read receipts, not refused attempts)."""
+        return [r.body for r in self.requests if r.body.get("type") and r.path != "refused"]
+
+    @property
+    def read_receipts(self) -> list[str]:
+        return [r.body["message_id"] for r in self.requests if r.body.get("status") == "read"]
+
+    def fail(
+        self,
+        status: int,
+        code: int | None = None,
+        *,
+        retry_after: str | None = None,
+        times: int = 1,
+    ) -> None:
+        body = (
+            {"error": {"message": "failure", "type": "OAuthException", "code": code}}
+            if code
+            else {}
+        )
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        for _ in range(times):
+            self.failures.append((status, body, headers))
+
+    async def _messages(self, request: Request) -> Response:
+        body = await request.json()
+        auth = request.headers.get("authorization")
+        if auth != f"Bearer {TOKEN}":
+            self.requests.append(Recorded("refused", body, auth))
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "Invalid OAuth access token.",
+                        "type": "OAuthException",
+                        "code": 190,
+                    }
+                },
+                status_code=401,
+            )
+        if body.get("status") == "read":
+            self.requests.append(Recorded(request.url.path, body, auth))
+            return JSONResponse({"success": True})
+        if self.failures:
+            status, error, headers = self.failures.popleft()
+            self.requests.append(Recorded("refused", body, auth))
+            return JSONResponse(error, status_code=status, headers=headers)
+        self.requests.append(Recorded(request.url.path, body, auth))
+        wamid = f"wamid.out{next(self._ids)}"
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+                "messages": [{"id": wamid}],
+            }
+        )
+
+    async def _media(self, request: Request) -> Response:
+        media_id = request.path_params["media_id"]
+        if media_id not in self.media:
+            return JSONResponse({"error": {"message": "unknown", "code": 100}}, status_code=400)
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {"url": f"{base}/files/{media_id}", "mime_type": self.media[media_id][1]}
+        )
+
+    async def _file(self, request: Request) -> Response:
+        content, mime = self.media[request.path_params["media_id"]]
+        return Response(content, media_type=mime)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v21.0/{phone:str}/messages", self._messages, methods=["POST"]),
+                Route("/v21.0/{media_id:str}", self._media, methods=["GET"]),
+                Route("/files/{media_id:str}", self._file, methods=["GET"]),
+            ]
+        )
+
+
+class GraphServer:
+    def __init__(self) -> None:
+        self.graph = FakeGraph()
+        self.port = free_port()
+        config = uvicorn.Config(
+            self.graph.app(),
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v21.0"
+
+    def __enter__(self) -> GraphServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fake Graph API did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
