@@ -13,11 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import structlog
+
 from frontdesk.engine.llm.draft import Draft
 from frontdesk.engine.packs.schema import ContextPack, LanguageCode
 from frontdesk.engine.reply import QuickReply
 
 Role = Literal["user", "assistant"]
+
+
+def logger() -> Any:
+    """The providers' logger, looked up at each use so that the current configuration applies."""
+    return structlog.get_logger("frontdesk.engine.llm")
+
 
 MAX_MESSAGE_CHARS = 4000
 MAX_MESSAGES = 40

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import httpx
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.engine.llm.anthropic import AnthropicProvider
-from frontdesk.engine.llm.base import LLMProvider
+from frontdesk.engine.llm.base import LLMProvider, logger
 from frontdesk.engine.llm.fallback import FallbackProvider
 from frontdesk.engine.llm.grounded import GroundedProvider
 from frontdesk.engine.llm.http import RetryPolicy
@@ -16,8 +15,6 @@ from frontdesk.security.crypto import SealError, SecretBox
 from frontdesk.security.secrets import active_secrets
 from frontdesk.tenancy.context import TenantContext
 from frontdesk.tenancy.schemas import LLMSettings
-
-log = structlog.get_logger("frontdesk.engine.llm")
 
 GROUNDED = GroundedProvider()
 
@@ -69,7 +66,7 @@ async def api_key(session: AsyncSession, box: SecretBox, tenant: TenantContext) 
     try:
         keys = await active_secrets(session, box, tenant.id, purpose="llm")
     except SealError:
-        log.error("llm.key_unreadable", tenant=tenant.slug)
+        logger().error("llm.key_unreadable", tenant=tenant.slug)
         return None
     return keys[0] if keys else None
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-import structlog
-
 from frontdesk.engine.grounding.guard import check
 from frontdesk.engine.llm.base import (
     ChatRequest,
@@ -20,10 +18,9 @@ from frontdesk.engine.llm.base import (
     LLMError,
     LLMProvider,
     RejectedCall,
+    logger,
 )
 from frontdesk.engine.llm.grounded import GroundedProvider
-
-log = structlog.get_logger("frontdesk.engine.llm")
 
 
 class FallbackProvider:
@@ -51,10 +48,10 @@ class FallbackProvider:
         except LLMError as exc:
             return self._grounded(request, exc.reason, status=exc.status)
         except Exception as exc:  # a provider bug must not cost the customer an answer
-            log.error("llm.provider_error", provider=self.name, error=type(exc).__name__)
+            logger().error("llm.provider_error", provider=self.name, error=type(exc).__name__)
             return self._grounded(request, "error")
         if result.rejected_calls:
-            log.warning(
+            logger().warning(
                 "llm.tool_calls_rejected",
                 provider=self.name,
                 calls=[f"{call.name}: {call.reason}" for call in result.rejected_calls],
@@ -87,7 +84,7 @@ class FallbackProvider:
         rejected: tuple[RejectedCall, ...] = (),
         **details: object,
     ) -> ChatResult:
-        log.warning("llm.fallback", provider=self.name, reason=reason, **details)
+        logger().warning("llm.fallback", provider=self.name, reason=reason, **details)
         answer = self.fallback.answer(request)
         return replace(
             answer,

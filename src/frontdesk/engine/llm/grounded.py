@@ -13,16 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import structlog
-
-from frontdesk.engine.llm.base import ChatRequest, ChatResult
+from frontdesk.engine.llm.base import ChatRequest, ChatResult, logger
 from frontdesk.engine.llm.draft import CtaKind, Draft
 from frontdesk.engine.llm.tools import check_calls
 from frontdesk.engine.packs.schema import ContextPack, Service, Template
 from frontdesk.engine.reply import QuickReply, ServiceCard
 from frontdesk.engine.responder import display_phone, format_price, short_name
-
-log = structlog.get_logger("frontdesk.engine.llm")
 
 MAX_SERVICES: Final = 3
 
@@ -124,7 +120,7 @@ class _Writer:
         known = {service.id: service for service in self.pack.services}
         chosen = [known[i] for i in dict.fromkeys(self.draft.service_ids) if i in known]
         if len(chosen) < len(set(self.draft.service_ids)):
-            log.warning("llm.draft_unknown_service", pack=self.pack.id, kind=self.draft.kind)
+            logger().warning("llm.draft_unknown_service", pack=self.pack.id, kind=self.draft.kind)
         return chosen[:MAX_SERVICES]
 
     def question(self, services: Sequence[Service]) -> str | None:
@@ -208,7 +204,7 @@ class _Writer:
         except (KeyError, IndexError):
             faq = None
         if faq is None:
-            log.warning("llm.draft_unknown_faq", pack=self.pack.id)
+            logger().warning("llm.draft_unknown_faq", pack=self.pack.id)
             return self.fallback()
         answer = self.pack.text(faq.answer, self.lang)
         text = "\n\n".join((self.greet(answer), self.follow_up([service])))
@@ -233,7 +229,7 @@ class _Writer:
             (o for o in self.pack.strategies.objections if o.id == self.draft.objection_id), None
         )
         if objection is None:
-            log.warning("llm.draft_unknown_objection", pack=self.pack.id)
+            logger().warning("llm.draft_unknown_objection", pack=self.pack.id)
             return self.fallback()
         return Written(
             self.pack.text(objection.answer, self.lang),

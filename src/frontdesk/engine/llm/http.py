@@ -18,7 +18,6 @@ from typing import Any, Final
 
 import httpx
 import orjson
-import structlog
 
 from frontdesk.engine.llm.base import (
     ChatRequest,
@@ -28,9 +27,8 @@ from frontdesk.engine.llm.base import (
     LLMRefused,
     LLMTimeout,
     LLMUnavailable,
+    logger,
 )
-
-log = structlog.get_logger("frontdesk.engine.llm")
 
 RETRYABLE: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_RESPONSE_BYTES: Final = 1_000_000
@@ -126,7 +124,7 @@ async def post_json(
         elif wait > policy.retry_after_cap:
             raise error
         attempt += 1
-        log.info(
+        logger().warning(
             "llm.retry",
             provider=provider,
             attempt=attempt,
