@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import ValidationError
 
 from bench.baseline_app import reply, serve
@@ -51,16 +51,16 @@ from frontdesk.gateway.deps import (
     Caller,
     PathTenant,
     RuntimeDep,
-    Session,
     Visitor,
-    limit,
+    charge,
+    open_session,
     requires,
 )
 from frontdesk.ids import new_id
 from frontdesk.observability.logging import configure_logging
 from frontdesk.security.crypto import SecretBox
 from frontdesk.security.keys import DEFAULT_SCOPES, create_key
-from frontdesk.security.secrets import active_secrets, create_secret
+from frontdesk.security.secrets import create_secret
 from frontdesk.security.signatures import verify_once
 from frontdesk.security.signing import Keyring
 from frontdesk.security.tokens import ACCESS, VISITOR, TokenService
@@ -99,12 +99,10 @@ async def server_echo(
 
 
 @router.post(SIGNED_PATH)
-async def signed_echo(
-    rt: RuntimeDep, session: Session, request: Request, response: Response, tenant: PathTenant
-) -> MessageOut:
+async def signed_echo(rt: RuntimeDep, request: Request, tenant: PathTenant) -> MessageOut:
     """The signed flavour, checked as the API channel's inbound route checks its requests."""
     raw = await request.body()
-    secrets = await active_secrets(session, rt.box, tenant.id, purpose="api")
+    secrets = await rt.secrets.active(open_session(request), tenant.id, purpose="api")
     if not secrets:
         raise Unauthorized("the API channel has no signing secret: create one first")
     signed = await verify_once(rt.replay, f"bench-{tenant.id}", secrets, request.headers, raw)
@@ -115,7 +113,7 @@ async def signed_echo(
     # As the API channel's route limits its contacts; here one contact per connection (the
     # load generator's message ids are "msg_<connection>-<n>").
     contact = signed.msg_id.rpartition("-")[0]
-    await limit(rt, session, response, tenant, scope="visitor", identity=f"api:{contact}")
+    await charge(request, tenant, scope="visitor", identity=f"api:{contact}")
     return reply(body)
 
 

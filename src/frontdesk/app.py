@@ -9,7 +9,6 @@ from fastapi import FastAPI
 
 from frontdesk import __version__
 from frontdesk.gateway import problems
-from frontdesk.gateway.cors import TenantCors
 from frontdesk.gateway.middleware import Pipeline
 from frontdesk.gateway.routers import admin, api, auth, channels, demo, ops, web, webhooks
 from frontdesk.runtime import Runtime, build_runtime
@@ -49,13 +48,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(web.router)
     app.include_router(demo.router)
     app.include_router(webhooks.router)
-    # Added innermost first: a request meets Pipeline, then TenantCors, then the routes.
-    app.add_middleware(TenantCors, tenants=rt.tenants)
     app.add_middleware(
         Pipeline,
         metrics=rt.metrics,
         max_body=settings.max_body_bytes,
-        limiter=rt.limiter,
+        tenants=rt.tenants,
         trusted_proxies=parse_networks(settings.trusted_proxies),
         flood_per_minute=settings.ip_flood_per_minute,
     )

@@ -29,6 +29,7 @@ from frontdesk.security.crypto import SecretBox
 from frontdesk.security.keys import KEY_TOPIC, KeyDirectory
 from frontdesk.security.ratelimit import RateLimiter
 from frontdesk.security.replay import ReplayGuard, make_replay_guard
+from frontdesk.security.secrets import SECRET_TOPIC, SecretCache
 from frontdesk.security.signing import Keyring
 from frontdesk.security.ssrf import UrlGuard
 from frontdesk.security.tokens import JTI_TOPIC, TokenService
@@ -50,6 +51,7 @@ class Runtime:
     keys: KeyDirectory
     limiter: RateLimiter
     replay: ReplayGuard
+    secrets: SecretCache
     bus: InvalidationBus
     hub: Hub
     jobs: JobRunner
@@ -88,9 +90,11 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
     tenants = TenantContextStore(db)
     keyring = Keyring(db, box)
     tokens = TokenService(keyring, issuer=settings.token_issuer)
-    keys = KeyDirectory()
+    keys = KeyDirectory(db)
+    secrets = SecretCache(db, box)
     bus.on(TENANT_TOPIC, tenants.invalidate)
     bus.on(KEY_TOPIC, keys.forget)
+    bus.on(SECRET_TOPIC, secrets.forget)
     bus.on(JTI_TOPIC, lambda jti: tokens.revocations.add(jti))
     jobs = JobRunner(db, metrics, poll_seconds=settings.job_poll_seconds)
     db.session_info.update(wakeup=jobs.wakeup, bus=bus)
@@ -129,6 +133,7 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
         if settings.redis_url
         else RateLimiter.memory(),
         replay=make_replay_guard(redis),
+        secrets=secrets,
         bus=bus,
         hub=hub,
         jobs=jobs,

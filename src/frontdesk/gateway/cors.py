@@ -1,50 +1,82 @@
-"""Per-tenant CORS for the browser routes (``/web/v1/{tenant}/…``), as plain ASGI.
+"""Per-tenant CORS for the browser routes (``/web/v1/{tenant}/…``), decided in the ``Pipeline``.
 
 The tenant comes from the path, so a preflight is answered with that tenant's own allowed
 origins. A cross-origin request from an origin the tenant has not allowed is refused outright
 (a publishable key is bound to its tenant's origins); same-origin requests (the demo page) pass.
+
+Every decision that does not depend on the request alone is kept: the tenant's policy per set
+of origins, and per policy and ``Origin`` header the headers an allowed request is answered
+with, so an allowed request costs two dictionary lookups.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from frontdesk.errors import FrontDeskError
-from frontdesk.security.cors import VARY_ORIGIN, CorsPolicy, normalize_origin
+from frontdesk.security.cors import VARY_ORIGIN, CorsPolicy, Headers, normalize_origin
 from frontdesk.tenancy.context import TenantContext
 from frontdesk.tenancy.store import TenantContextStore
 
+WEB_PREFIX = "/web/v1/"
 WEB_PATH = re.compile(r"^/web/v1/([a-z0-9-]{1,63})(?:/|$)")
+_CACHE_SIZE = 10_000
+_VARY_ONLY: Headers = [VARY_ORIGIN]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the pipeline does with a browser request: answer it at once (``status``, with a
+    problem ``title``/``detail``/``slug`` unless it is an accepted preflight) or let it through
+    (``status`` 0), either way with ``headers`` on the response."""
+
+    status: int
+    headers: Headers
+    title: str = ""
+    detail: str = ""
+    slug: str = ""
+
+
+_PASS = Answer(0, _VARY_ONLY)
+_PREFLIGHT_OK = Answer(204, _VARY_ONLY)
+_NOT_ALLOWED = Answer(
+    403,
+    _VARY_ONLY,
+    "Origin not allowed",
+    "this origin may not call this tenant",
+    "origin-not-allowed",
+)
 
 
 class TenantCors:
-    def __init__(self, app: ASGIApp, *, tenants: TenantContextStore) -> None:
-        self.app = app
+    """The CORS decision for one request, from the tenant's allowed origins."""
+
+    def __init__(self, *, tenants: TenantContextStore) -> None:
         self.tenants = tenants
         self._policies: dict[tuple[str, ...], CorsPolicy] = {}
+        self._actual: dict[tuple[int, str], Headers | None] = {}
+        self._own: dict[tuple[str, str], str | None] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = WEB_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+    async def answer(self, scope: Scope, headers: dict[bytes, bytes]) -> Answer | None:
+        """None outside the browser routes; else the answer for this request."""
+        path: str = scope["path"]
+        if not path.startswith(WEB_PREFIX):
+            return None
+        match = WEB_PATH.match(path)
         if match is None:
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        origin = headers.get(b"origin", b"").decode("latin-1") or None
+            return None
+        raw_origin = headers.get(b"origin")
+        origin = raw_origin.decode("latin-1") if raw_origin else None
         preflight = scope["method"] == "OPTIONS" and b"access-control-request-method" in headers
-        if origin is None or _same_origin(scope, headers, origin):
-            if preflight:
-                await _reply(send, 204, [VARY_ORIGIN])
-                return
-            await self.app(scope, receive, _with(send, [VARY_ORIGIN]))
-            return
+        if origin is None or self._same_origin(scope, headers, origin):
+            return _PREFLIGHT_OK if preflight else _PASS
         try:
             tenant = await self.tenants.by_slug(match.group(1))
         except FrontDeskError as exc:
-            await _problem(send, exc.status, exc.title, exc.detail, exc.type_slug)
-            return
+            return Answer(exc.status, _VARY_ONLY, exc.title, exc.detail, exc.type_slug)
         policy = self._policy(tenant)
         if preflight:
             allowed = policy.preflight(
@@ -52,73 +84,39 @@ class TenantCors:
                 headers.get(b"access-control-request-method", b"").decode("latin-1"),
                 headers.get(b"access-control-request-headers", b"").decode("latin-1"),
             )
-            if allowed is None:
-                await _problem(
-                    send,
-                    403,
-                    "Origin not allowed",
-                    "this origin may not call this tenant",
-                    "origin-not-allowed",
-                )
-                return
-            await _reply(send, 204, [*allowed, VARY_ORIGIN])
-            return
-        if not policy.allows(origin):
-            await _problem(
-                send,
-                403,
-                "Origin not allowed",
-                "this origin may not call this tenant",
-                "origin-not-allowed",
-            )
-            return
-        await self.app(scope, receive, _with(send, [*policy.actual(origin), VARY_ORIGIN]))
+            return _NOT_ALLOWED if allowed is None else Answer(204, [*allowed, VARY_ORIGIN])
+        actual = self._allowed(policy, origin)
+        return _NOT_ALLOWED if actual is None else Answer(0, actual)
+
+    def _allowed(self, policy: CorsPolicy, origin: str) -> Headers | None:
+        """The headers answering ``origin`` under ``policy``; None if it is not allowed."""
+        key = (id(policy), origin)
+        if key in self._actual:
+            return self._actual[key]
+        headers = [*policy.actual(origin), VARY_ORIGIN] if policy.allows(origin) else None
+        if len(self._actual) >= _CACHE_SIZE:
+            self._actual.clear()
+        self._actual[key] = headers
+        return headers
+
+    def _same_origin(self, scope: Scope, headers: dict[bytes, bytes], origin: str) -> bool:
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not host:
+            return False
+        key = (f"{scope.get('scheme', 'http')}://{host}", origin)
+        if key not in self._own:
+            own = normalize_origin(key[0])
+            if len(self._own) >= _CACHE_SIZE:
+                self._own.clear()
+            self._own[key] = own if own is not None and normalize_origin(origin) == own else None
+        return self._own[key] is not None
 
     def _policy(self, tenant: TenantContext) -> CorsPolicy:
         origins = tenant.settings.allowed_origins
         policy = self._policies.get(origins)
         if policy is None:
-            if len(self._policies) > 10_000:
+            if len(self._policies) >= _CACHE_SIZE:
                 self._policies.clear()
+                self._actual.clear()
             policy = self._policies[origins] = CorsPolicy(origins)
         return policy
-
-
-def _same_origin(scope: Scope, headers: dict[bytes, bytes], origin: str) -> bool:
-    host = headers.get(b"host", b"").decode("latin-1")
-    if not host:
-        return False
-    own = normalize_origin(f"{scope.get('scheme', 'http')}://{host}")
-    return own is not None and normalize_origin(origin) == own
-
-
-def _with(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), *extra]}
-        await send(message)
-
-    return wrapped
-
-
-async def _reply(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})
-
-
-async def _problem(send: Send, status: int, title: str, detail: str, slug: str) -> None:
-    body = orjson.dumps(
-        {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                VARY_ORIGIN,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -3,45 +3,90 @@ tenant resolution → authentication (the credential kinds each route accepts) �
 per-tenant rate limit → the immutable ``TenantContext`` handed to the route.
 
 (Request id, body limit, the pre-auth flood limit and CORS run before, in the ASGI middleware.)
+
+Each credential flavour is one flat dependency that reads the request itself: a FastAPI
+dependency costs ≈ 12 µs per request before it does anything, so chains of small ones would
+cost more than the checks. None of them opens a database session on the way: tenants, keys,
+signing keys and verified tokens come from in-memory caches, and only a miss reads the database,
+through the route's own session when it has opened one (``Session`` files it in the request's
+state: the embedded SQLite has one connection, so a second session would wait for ever) or else
+through a short one of its own. The rate-limit headers go into the request's state, and the
+``Pipeline`` middleware adds them to the response.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import Forbidden, FrontDeskError, Unauthorized
 from frontdesk.runtime import Runtime
-from frontdesk.security.audit import record_detached
+from frontdesk.security.audit import record, record_detached
 from frontdesk.security.client_ip import ip_bucket
 from frontdesk.security.keys import InvalidKey
-from frontdesk.security.ratelimit import LimitKey, PlanLimits, plan_limits
-from frontdesk.security.tokens import ACCESS, VISITOR, Claims
+from frontdesk.security.ratelimit import Decision, LimitKey, PlanLimits, plan_limits
+from frontdesk.security.tokens import ACCESS, VISITOR, Claims, InvalidToken
 from frontdesk.tenancy.context import TenantContext
+
+log = structlog.get_logger("frontdesk.security")
+
+SESSION = "frontdesk.session"
+"""Where ``Session`` files the route's open session in the request's state."""
+TENANT = "frontdesk.tenant"
+"""Where the path's tenant is kept once resolved, for the next dependency of the request."""
+RESPONSE_HEADERS = "frontdesk.response_headers"
+"""Headers for the response (the rate-limit headers), added by the ``Pipeline`` middleware."""
+
+_SLUG = re.compile(r"[a-z0-9-]{1,63}")
+TenantSlug = Annotated[str, Path(min_length=1, max_length=63, pattern=r"^[a-z0-9-]+$")]
+AuthorizationHeader = Annotated[str | None, Header(max_length=4200)]
+
+
+def _runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
 
 
 async def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
+    return _runtime(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-async def _session(rt: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with rt.db.session() as session:
-        yield session
+def _state(request: Request) -> dict[str, Any]:
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    return state
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    state = _state(request)
+    async with _runtime(request).db.session() as session:
+        state[SESSION] = session
+        try:
+            yield session
+        finally:
+            state.pop(SESSION, None)
 
 
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
 """One session per request, committed before the response is sent (so a 2xx means stored)."""
+
+
+def open_session(request: Request) -> AsyncSession | None:
+    """The route's session if it has opened one (caches read through it on a miss)."""
+    session: AsyncSession | None = _state(request).get(SESSION)
+    return session
 
 
 class TenantSuspended(Forbidden):
@@ -65,21 +110,22 @@ class RateLimited(FrontDeskError):
     type_slug = "rate-limited"
 
 
+_plans: dict[tuple[str, tuple[tuple[str, int], ...]], PlanLimits] = {}
+
+
 def _plan(tenant: TenantContext) -> PlanLimits:
-    """The tenant's plan, with its per-tenant overrides applied."""
-    return plan_limits(tenant.settings.plan, tenant.settings.rate_limits)
+    """The tenant's plan, with its per-tenant overrides applied (validated once per version)."""
+    overrides = tenant.settings.rate_limits
+    key = (tenant.settings.plan, tuple(sorted(overrides.items())) if overrides else ())
+    limits = _plans.get(key)
+    if limits is None:
+        if len(_plans) > 10_000:
+            _plans.clear()
+        limits = _plans[key] = plan_limits(tenant.settings.plan, overrides)
+    return limits
 
 
 _last_noted: dict[tuple[uuid.UUID, str], float] = {}
-
-
-def _note_once_a_minute(
-    session: AsyncSession, tenant: TenantContext, action: str, data: dict[str, str]
-) -> None:
-    """Audit a refusal, at most once a minute per tenant and kind: a flood is one event."""
-    if _throttled((tenant.id, action + data.get("scope", ""))):
-        return
-    record_detached(session, tenant.id, actor="anonymous", action=action, data=data)
 
 
 def _throttled(key: tuple[uuid.UUID, str]) -> bool:
@@ -93,13 +139,56 @@ def _throttled(key: tuple[uuid.UUID, str]) -> bool:
     return False
 
 
-def _auth_failed(
-    session: AsyncSession, tenant: TenantContext, credential: str, exc: FrontDeskError
+@asynccontextmanager
+async def _unit_of_work(rt: Runtime, session: AsyncSession | None) -> AsyncIterator[Any]:
+    """Yields ``record`` or ``record_detached`` bound to a session: the route's, detached (kept
+    however the route ends), or a short one of this refusal's own."""
+    if session is not None:
+        yield lambda *args, **kwargs: record_detached(session, *args, **kwargs)
+        return
+    async with rt.db.session() as own:
+        yield lambda *args, **kwargs: record(own, *args, **kwargs)
+
+
+async def _note(
+    rt: Runtime,
+    session: AsyncSession | None,
+    tenant_id: uuid.UUID,
+    action: str,
+    *,
+    target: str | None = None,
+    data: dict[str, str] | None = None,
 ) -> None:
-    structlog.get_logger("frontdesk.security").info(
-        "security.auth_failed", tenant=tenant.slug, credential=credential, reason=exc.detail
-    )
-    _note_once_a_minute(
+    """Audit a refusal (as the anonymous actor); a failure to write it is logged, not raised."""
+    try:
+        async with _unit_of_work(rt, session) as note:
+            note(tenant_id, actor="anonymous", action=action, target=target, data=data)
+    except Exception:
+        log.exception("security.audit_failed", action=action)
+
+
+async def _note_once_a_minute(
+    rt: Runtime,
+    session: AsyncSession | None,
+    tenant: TenantContext,
+    action: str,
+    data: dict[str, str],
+) -> None:
+    """Audit a refusal, at most once a minute per tenant and kind: a flood is one event."""
+    if not _throttled((tenant.id, action + data.get("scope", ""))):
+        await _note(rt, session, tenant.id, action, data=data)
+
+
+async def _auth_failed(
+    rt: Runtime,
+    session: AsyncSession | None,
+    tenant: TenantContext,
+    credential: str,
+    exc: FrontDeskError,
+) -> None:
+    log.info("security.auth_failed", tenant=tenant.slug, credential=credential, reason=exc.detail)
+    await _note_once_a_minute(
+        rt,
         session,
         tenant,
         "security.auth_failed",
@@ -107,15 +196,23 @@ def _auth_failed(
     )
 
 
-async def limit(
+async def _cross_tenant(
+    rt: Runtime, session: AsyncSession | None, tenant: TenantContext, owner: uuid.UUID
+) -> None:
+    """Note in the audit log of the tenant whose credential was used elsewhere (once a minute
+    per pair: a publishable key is public, so anyone could otherwise fill that log)."""
+    if not _throttled((owner, f"security.cross_tenant:{tenant.id}")):
+        await _note(rt, session, owner, "security.cross_tenant", target=tenant.slug)
+
+
+async def _hit(
     rt: Runtime,
-    session: AsyncSession,
-    response: Response,
+    session: AsyncSession | None,
     tenant: TenantContext,
     *,
     scope: Literal["visitor", "key"],
     identity: str,
-) -> None:
+) -> Decision:
     """The tenant's limits for one visitor or key family (narrowest first, so a refused
     caller does not use up the tenant's quota), then for the whole tenant."""
     limits = _plan(tenant)
@@ -124,37 +221,76 @@ async def limit(
         LimitKey(scope, f"{tenant.id}:{identity}", per_minute),
         LimitKey("tenant", str(tenant.id), limits.tenant),
     )
-    headers = decision.headers()
     if not decision.allowed:
-        structlog.get_logger("frontdesk.security").info(
-            "security.rate_limited", tenant=tenant.slug, scope=decision.scope
-        )
-        _note_once_a_minute(
-            session, tenant, "security.rate_limited", {"scope": decision.scope or ""}
+        log.info("security.rate_limited", tenant=tenant.slug, scope=decision.scope)
+        await _note_once_a_minute(
+            rt, session, tenant, "security.rate_limited", {"scope": decision.scope or ""}
         )
         raise RateLimited(
             f"the {decision.scope} limit is reached; retry after {decision.retry_after} s",
-            headers=headers,
+            headers=decision.headers(),
         )
-    response.headers.update(headers)
+    return decision
 
 
-async def _tenant(
+async def limit(
+    rt: Runtime,
+    session: AsyncSession | None,
+    response: Response,
+    tenant: TenantContext,
+    *,
+    scope: Literal["visitor", "key"],
+    identity: str,
+) -> None:
+    """The tenant's limits for one visitor or key family, then for the whole tenant; the
+    ``RateLimit-*`` headers are set on ``response`` (429 ``RateLimited`` when refused)."""
+    decision = await _hit(rt, session, tenant, scope=scope, identity=identity)
+    response.headers.update(decision.headers())
+
+
+async def charge(
     request: Request,
-    rt: RuntimeDep,
-    session: Session,
-    tenant: Annotated[str, Path(min_length=1, max_length=63, pattern=r"^[a-z0-9-]+$")],
-) -> TenantContext:
-    context = await rt.tenants.by_slug(tenant, session=session)
-    return _admit(request, context)
+    tenant: TenantContext,
+    *,
+    scope: Literal["visitor", "key"],
+    identity: str,
+) -> None:
+    """``limit`` for a route without a ``Response`` parameter: the headers reach the response
+    through the ``Pipeline`` middleware."""
+    decision = await _hit(
+        _runtime(request), open_session(request), tenant, scope=scope, identity=identity
+    )
+    _state(request)[RESPONSE_HEADERS] = decision.raw_headers()
 
 
 def _admit(request: Request, context: TenantContext) -> TenantContext:
     if not context.active:
         raise TenantSuspended(f"tenant '{context.slug}' is suspended")
-    request.state.tenant = context.slug
+    state = _state(request)
+    state["tenant"] = context.slug
+    state[TENANT] = context
     structlog.contextvars.bind_contextvars(tenant=context.slug)
     return context
+
+
+async def path_tenant(request: Request) -> TenantContext:
+    """The tenant named in the path (``{tenant}``), active; resolved once per request."""
+    state = _state(request)
+    known: TenantContext | None = state.get(TENANT)
+    if known is not None:
+        return known
+    slug = request.path_params.get("tenant", "")
+    if not _SLUG.fullmatch(slug):
+        raise RequestValidationError(
+            [{"loc": ("path", "tenant"), "msg": "not a tenant slug", "type": "string_pattern"}]
+        )
+    rt = _runtime(request)
+    context = await rt.tenants.by_slug(slug, session=open_session(request))
+    return _admit(request, context)
+
+
+async def _tenant(request: Request, tenant: TenantSlug) -> TenantContext:
+    return await path_tenant(request)
 
 
 PathTenant = Annotated[TenantContext, Depends(_tenant)]
@@ -166,90 +302,70 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
-def _cross_tenant(session: AsyncSession, tenant: TenantContext, owner: uuid.UUID) -> None:
-    """Note in the audit log of the tenant whose credential was used elsewhere (once a minute
-    per pair: a publishable key is public, so anyone could otherwise fill that log)."""
-    if _throttled((owner, f"security.cross_tenant:{tenant.id}")):
-        return
-    record_detached(
-        session, owner, actor="anonymous", action="security.cross_tenant", target=tenant.slug
-    )
-
-
 async def _publishable(
-    rt: RuntimeDep,
-    session: Session,
-    response: Response,
     request: Request,
-    tenant: PathTenant,
+    tenant: TenantSlug,
     x_frontdesk_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> TenantContext:
+    context = await path_tenant(request)
     if not x_frontdesk_key:
         raise Unauthorized("the X-FrontDesk-Key header with a publishable key is required")
     if x_frontdesk_key.startswith("sk_"):
         raise WrongCredential("a secret key must never be sent from a browser")
+    rt, session = _runtime(request), open_session(request)
     try:
         info = await rt.keys.resolve(session, x_frontdesk_key, kind="publishable")
     except FrontDeskError as exc:
-        _auth_failed(session, tenant, "publishable_key", exc)
+        await _auth_failed(rt, session, context, "publishable_key", exc)
         raise
-    if info.tenant_id != tenant.id:
-        _cross_tenant(session, tenant, info.tenant_id)
+    if info.tenant_id != context.id:
+        await _cross_tenant(rt, session, context, info.tenant_id)
         raise InvalidKey("the key is not valid for this tenant")
-    await limit(
-        rt,
-        session,
-        response,
-        tenant,
-        scope="visitor",
-        identity=f"ip:{ip_bucket(request.state.client_ip)}",
+    await charge(
+        request, context, scope="visitor", identity=f"ip:{ip_bucket(request.state.client_ip)}"
     )
-    return tenant
+    return context
 
 
 WebClient = Annotated[TenantContext, Depends(_publishable)]
 
 
-async def _visitor_claims(
-    rt: Runtime, session: AsyncSession, tenant: TenantContext, token: str | None
-) -> Claims:
+async def _visitor_claims(request: Request, tenant: TenantContext, token: str | None) -> Claims:
     if not token:
         raise Unauthorized("a visitor token is required (Authorization: Bearer …)")
-    return await rt.tokens.verify(
+    return await _runtime(request).tokens.verify(
         token,
         kind=VISITOR,
         tenant_id=tenant.id,
         not_before=tenant.tokens_not_before,
-        session=session,
+        session=open_session(request),
     )
 
 
 async def optional_visitor(
-    rt: RuntimeDep,
-    session: Session,
-    tenant: PathTenant,
-    authorization: Annotated[str | None, Header(max_length=4200)] = None,
+    request: Request, tenant: TenantSlug, authorization: AuthorizationHeader = None
 ) -> Claims | None:
     token = _bearer(authorization)
-    return await _visitor_claims(rt, session, tenant, token) if token else None
+    if not token:
+        return None
+    return await _visitor_claims(request, await path_tenant(request), token)
 
 
 async def _visitor(
-    rt: RuntimeDep,
-    session: Session,
-    response: Response,
-    tenant: PathTenant,
-    authorization: Annotated[str | None, Header(max_length=4200)] = None,
+    request: Request,
+    tenant: TenantSlug,
+    authorization: AuthorizationHeader = None,
     token: Annotated[str | None, Query(max_length=4096, description="for EventSource")] = None,
 ) -> Claims:
+    context = await path_tenant(request)
     try:
-        claims = await _visitor_claims(rt, session, tenant, _bearer(authorization) or token)
+        claims = await _visitor_claims(request, context, _bearer(authorization) or token)
     except FrontDeskError as exc:
-        _auth_failed(session, tenant, "visitor_token", exc)
+        await _auth_failed(_runtime(request), open_session(request), context, "visitor_token", exc)
         raise
-    if claims.user_id is None and tenant.settings.identity_verification == "required":
+    if claims.user_id is None and context.settings.identity_verification == "required":
         raise Unauthorized("this site requires a verified user to chat")
-    await limit(rt, session, response, tenant, scope="visitor", identity=claims.subject)
+    await charge(request, context, scope="visitor", identity=claims.subject)
     return claims
 
 
@@ -269,7 +385,7 @@ class Caller:
 
 
 async def authenticate_server(
-    rt: Runtime, session: AsyncSession, request: Request, credential: str | None
+    rt: Runtime, session: AsyncSession | None, request: Request, credential: str | None
 ) -> Caller:
     """A secret key or a Tenant Access Token → the caller and its tenant."""
     if not credential:
@@ -283,40 +399,24 @@ async def authenticate_server(
     else:
         claims = await rt.tokens.verify(credential, kind=ACCESS, session=session)
         tenant = await rt.tenants.by_id(claims.tenant_id, session=session)
-        await rt.tokens.verify(
-            credential,
-            kind=ACCESS,
-            tenant_id=tenant.id,
-            not_before=tenant.tokens_not_before,
-            session=session,
-        )
+        if tenant.tokens_not_before is not None and claims.issued_at < tenant.tokens_not_before:
+            raise InvalidToken("the token was issued before the tenant's cut-off")
         caller = Caller(tenant, "access_token", claims.subject, claims.scopes, claims.key_family)
     _admit(request, tenant)
     return caller
 
 
-async def _server(
-    rt: RuntimeDep,
-    session: Session,
-    request: Request,
-    authorization: Annotated[str | None, Header(max_length=4200)] = None,
-) -> Caller:
-    return await authenticate_server(rt, session, request, _bearer(authorization))
-
-
 def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
     """The caller, let through only with ``scope`` and within its tenant's and key's limits."""
 
-    async def check(
-        rt: RuntimeDep,
-        session: Session,
-        response: Response,
-        caller: Annotated[Caller, Depends(_server)],
-    ) -> Caller:
+    async def check(request: Request, authorization: AuthorizationHeader = None) -> Caller:
+        caller = await authenticate_server(
+            _runtime(request), open_session(request), request, _bearer(authorization)
+        )
         if scope not in caller.scopes:
             raise InsufficientScope(f"this route requires the '{scope}' scope")
         family = caller.key_family or caller.subject
-        await limit(rt, session, response, caller.tenant, scope="key", identity=str(family))
+        await charge(request, caller.tenant, scope="key", identity=str(family))
         return caller
 
     return check

@@ -1,5 +1,9 @@
-"""The outer pipeline, as plain ASGI and cheap before expensive: request id → body size limit →
-pre-auth flood limit per client IP; plus the access log, metrics and baseline security headers.
+"""The outer pipeline, as one plain ASGI layer and cheap before expensive: request id → body
+size limit → pre-auth flood limit per client IP → per-tenant CORS on the browser routes; plus
+the access log, metrics and baseline security headers.
+
+The pre-auth flood limit counts in this instance's memory whatever limiter the tenants' limits
+use: it guards the instance, so it costs no round trip to a shared store.
 """
 
 from __future__ import annotations
@@ -12,15 +16,20 @@ from typing import Any
 
 import orjson
 import structlog
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from frontdesk.gateway.cors import TenantCors
+from frontdesk.gateway.deps import RESPONSE_HEADERS
 from frontdesk.observability.metrics import Metrics
 from frontdesk.security.client_ip import client_ip, ip_bucket
-from frontdesk.security.cors import security_headers
+from frontdesk.security.cors import Headers, security_headers
 from frontdesk.security.ratelimit import LimitKey, RateLimiter
+from frontdesk.tenancy.store import TenantContextStore
 
 log = structlog.get_logger("frontdesk.gateway")
 REQUEST_ID = b"x-request-id"
+_CHILDREN_MAX = 5_000
 
 
 def _problem_body(status: int, title: str, detail: str, slug: str, request_id: str) -> bytes:
@@ -35,8 +44,18 @@ def _problem_body(status: int, title: str, detail: str, slug: str, request_id: s
     )
 
 
+def _request_id(headers: dict[bytes, bytes]) -> str:
+    incoming = headers.get(REQUEST_ID)
+    if incoming is not None and 8 <= len(incoming) <= 64:
+        text = incoming.decode("latin-1")
+        if text.isprintable():
+            return text
+    return secrets.token_hex(8)
+
+
 class Pipeline:
-    """Gives every request an id, bounds its body, logs and counts it."""
+    """Gives every request an id, bounds its body, limits floods, applies the tenant's CORS on
+    browser routes, and logs and counts the request."""
 
     def __init__(
         self,
@@ -44,42 +63,62 @@ class Pipeline:
         *,
         metrics: Metrics,
         max_body: int,
-        limiter: RateLimiter,
+        tenants: TenantContextStore,
         trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
         flood_per_minute: int = 1200,
+        flood_limiter: RateLimiter | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
-        self.limiter = limiter
+        self.cors = TenantCors(tenants=tenants)
+        self.flood_limiter = flood_limiter or RateLimiter.memory()
         self.trusted = tuple(trusted_proxies)
         self.flood = flood_per_minute
         self.baseline = security_headers(html=False, tls=False)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        incoming = headers.get(REQUEST_ID, b"").decode("latin-1")
-        request_id = (
-            incoming
-            if 8 <= len(incoming) <= 64 and incoming.isprintable()
-            else secrets.token_hex(8)
-        )
+        request_id = _request_id(headers)
         ip = client_ip(scope, self.trusted)
-        scope.setdefault("state", {})["client_ip"] = ip
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["client_ip"] = ip
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, client_ip=ip)
         started = time.perf_counter()
         status = 500
         response_started = False
+        tagged_id = (REQUEST_ID, request_id.encode())
+        extra: Headers = []
+
+        async def reject(
+            status: int, title: str, detail: str, slug: str, more: Headers | None = None
+        ) -> None:
+            body = _problem_body(status, title, detail, slug, request_id)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                        tagged_id,
+                        *(more or ()),
+                        *self.baseline,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
 
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._reject(
-                send,
-                request_id,
+            await reject(
                 413,
                 "Request too large",
                 f"the body exceeds {self.max_body} bytes",
@@ -88,19 +127,35 @@ class Pipeline:
             self._observe(scope, 413, started)
             return
 
-        flood = await self.limiter.hit(LimitKey("ip", ip_bucket(ip), self.flood))
+        flood = await self.flood_limiter.hit(LimitKey("ip", ip_bucket(ip), self.flood))
         if not flood.allowed:
-            await self._reject(
-                send,
-                request_id,
+            await reject(
                 429,
                 "Too many requests",
                 "too many requests from this address",
                 "rate-limited",
-                extra=flood.headers(),
+                flood.raw_headers(),
             )
             self._observe(scope, 429, started)
             return
+
+        cors = await self.cors.answer(scope, headers)
+        if cors is not None:
+            if cors.status:
+                if cors.title:
+                    await reject(cors.status, cors.title, cors.detail, cors.slug, cors.headers)
+                else:
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": cors.status,
+                            "headers": [*cors.headers, tagged_id, *self.baseline],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": b""})
+                self._observe(scope, cors.status, started)
+                return
+            extra = cors.headers
 
         received = 0
         refused = False
@@ -116,9 +171,7 @@ class Pipeline:
                     if not response_started and not refused:
                         refused = True
                         status = 413
-                        await self._reject(
-                            send,
-                            request_id,
+                        await reject(
                             413,
                             "Request too large",
                             f"the body exceeds {self.max_body} bytes",
@@ -134,13 +187,16 @@ class Pipeline:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                headers = list(message.get("headers", []))
+                own = message.get("headers", [])
+                present = {name.lower() for name, _ in own}
                 message = {
                     **message,
                     "headers": [
-                        *headers,
-                        *self._missing(headers),
-                        (REQUEST_ID, request_id.encode()),
+                        *own,
+                        *(h for h in self.baseline if h[0] not in present),
+                        *extra,
+                        *state.get(RESPONSE_HEADERS, ()),
+                        tagged_id,
                     ],
                 }
             await send(message)
@@ -150,48 +206,28 @@ class Pipeline:
         finally:
             self._observe(scope, status, started)
 
-    def _missing(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        """The baseline security headers a response does not set itself (HTML sets its own)."""
-        present = {name.lower() for name, _ in headers}
-        return [(name, value) for name, value in self.baseline if name not in present]
-
-    async def _reject(
-        self,
-        send: Send,
-        request_id: str,
-        status: int,
-        title: str,
-        detail: str,
-        slug: str,
-        extra: dict[str, str] | None = None,
-    ) -> None:
-        body = _problem_body(status, title, detail, slug, request_id)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (REQUEST_ID, request_id.encode()),
-                    *((k.lower().encode(), v.encode()) for k, v in (extra or {}).items()),
-                    *self.baseline,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         elapsed = time.perf_counter() - started
         route: Any = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
-        self.metrics.http_requests.labels(template, scope["method"], str(status)).inc()
-        self.metrics.http_latency.labels(template).observe(elapsed)
+        method = scope["method"]
+        key = (template, method, status)
+        children = self._children.get(key)
+        if children is None:
+            # labels() costs more than the observation itself: keep the bound children.
+            if len(self._children) >= _CHILDREN_MAX:
+                self._children.clear()
+            children = self._children[key] = (
+                self.metrics.http_requests.labels(template, method, str(status)),
+                self.metrics.http_latency.labels(template),
+            )
+        children[0].inc()
+        children[1].observe(elapsed)
         log.info(
             "gateway.request",
-            method=scope["method"],
+            method=method,
             route=template,
             status=status,
             duration_ms=round(elapsed * 1000, 2),
-            tenant=scope.get("state", {}).get("tenant"),
+            tenant=scope["state"].get("tenant"),
         )

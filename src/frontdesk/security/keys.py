@@ -7,10 +7,11 @@ import secrets
 import time
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,9 @@ from frontdesk.security.models import ApiKey
 from frontdesk.store.base import utcnow
 from frontdesk.store.repository import TenantRepository
 from frontdesk.store.scope import system_scope
+
+if TYPE_CHECKING:
+    from frontdesk.store.db import Database
 
 KeyKind = Literal["publishable", "secret"]
 
@@ -174,7 +178,10 @@ class KeyDirectory:
     """Key → ``KeyInfo`` through a short in-memory cache; ``forget`` drops one at once
     (revocation and rotation announce it to every instance)."""
 
-    def __init__(self, *, ttl: float = 30.0, size: int = 10_000) -> None:
+    def __init__(
+        self, db: Database | None = None, *, ttl: float = 30.0, size: int = 10_000
+    ) -> None:
+        self._db = db
         self._ttl = ttl
         self._size = size
         self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
@@ -186,8 +193,11 @@ class KeyDirectory:
         else:
             self._cache.pop(key_hash, None)
 
-    async def resolve(self, session: AsyncSession, key: str, *, kind: KeyKind) -> KeyInfo:
-        """The live key of ``kind`` that ``key`` is, in whichever tenant it belongs to."""
+    async def resolve(self, session: AsyncSession | None, key: str, *, kind: KeyKind) -> KeyInfo:
+        """The live key of ``kind`` that ``key`` is, in whichever tenant it belongs to.
+
+        A cache hit touches no database; a miss reads through ``session``, or without one
+        through a short session of the directory's own."""
         if not key.startswith(PREFIXES[kind]) or len(key) > 100:
             raise InvalidKey(f"a {kind} key is required")
         digest = hash_key(key)
@@ -195,6 +205,9 @@ class KeyDirectory:
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
             info = hit[1]
+        elif session is None:
+            async with self._own_session() as own:
+                return await self.resolve(own, key, kind=kind)
         else:
             # The one deliberate cross-tenant read: the key says which tenant it belongs to.
             async with system_scope(session):
@@ -223,12 +236,21 @@ class KeyDirectory:
         await self._touch(session, info.id, now)
         return info
 
-    async def _touch(self, session: AsyncSession, key_id: uuid.UUID, now: float) -> None:
+    def _own_session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        if self._db is None:
+            raise RuntimeError("a KeyDirectory without a database needs the caller's session")
+        return self._db.session()
+
+    async def _touch(self, session: AsyncSession | None, key_id: uuid.UUID, now: float) -> None:
         # Last use is recorded at most once a minute per key: a write per request would cost more
         # than the request.
         if self._used.get(key_id, 0.0) > now:
             return
         self._used[key_id] = now + 60
+        if session is None:
+            async with self._own_session() as own:
+                await self._touch(own, key_id, 0.0)
+            return
         async with system_scope(session):
             await session.execute(
                 update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())

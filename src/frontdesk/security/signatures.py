@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
@@ -72,6 +73,7 @@ class SignedMessage:
     timestamp: datetime
 
 
+@lru_cache(maxsize=1024)
 def _webhook(secret: str) -> Webhook:
     try:
         return Webhook(secret)

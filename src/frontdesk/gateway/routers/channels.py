@@ -11,7 +11,6 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ApiMessageCreate, MessageAccepted
 from frontdesk.errors import Invalid, Unauthorized
 from frontdesk.gateway.deps import PathTenant, RuntimeDep, Session, limit
-from frontdesk.security.secrets import active_secrets
 from frontdesk.security.signatures import (
     DEFAULT_TOLERANCE,
     ReplayedMessage,
@@ -65,7 +64,7 @@ async def api_message(
     """A customer's message from the tenant's system, signed with Standard Webhooks using the
     tenant's ``api`` secret; the reply is read back from the conversation."""
     body = await request.body()
-    secrets = await active_secrets(session, rt.box, tenant.id, purpose="api")
+    secrets = await rt.secrets.active(session, tenant.id, purpose="api")
     if not secrets:
         raise Unauthorized("the API channel has no signing secret: create one first")
     signed = verify_request(secrets, request.headers, body)

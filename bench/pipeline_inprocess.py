@@ -1,0 +1,203 @@
+"""The request pipeline driven in process: the ASGI apps called directly, no sockets.
+
+Where the pipeline benchmark (:mod:`bench.pipeline`) measures whole servers under load, this
+calls the bare app and the pipeline app directly on one event loop with the benchmark's own
+requests, and reports the CPU time each request costs: the figure to watch while changing the
+pipeline, immune to the scheduling noise of a shared machine. ``--profile`` prints a cProfile of
+one flavour instead.
+
+    python -m bench.pipeline_inprocess --requests 3000 --repeats 5
+    python -m bench.pipeline_inprocess --profile web
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import itertools
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from bench.load import sign, signing_key
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAVOURS = ("web", "server", "signed")
+App = Any
+
+
+def _environment(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    env.update(
+        FRONTDESK_DATA_DIR=str(data_dir),
+        FRONTDESK_LOG_LEVEL="warning",
+        FRONTDESK_IP_FLOOD_PER_MINUTE="1000000",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def _prepare(data_dir: Path) -> dict[str, Any]:
+    output = data_dir / "credentials.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.pipeline_app", "prepare", "--output", str(output)],
+        env=_environment(data_dir),
+        check=True,
+        capture_output=True,
+    )
+    credentials: dict[str, Any] = orjson.loads(output.read_bytes())
+    return credentials
+
+
+class Request:
+    """One request, replayable against any ASGI app."""
+
+    def __init__(self, path: str, headers: dict[str, str], body: bytes) -> None:
+        self.path = path
+        self.body = body
+        self.headers = [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ]
+
+    def scope(self, path: str) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": list(self.headers),
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+
+
+async def _call(app: App, request: Request, path: str) -> int:
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": request.body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(request.scope(path), receive, send)
+    return status
+
+
+def _requests(flavour: str, creds: dict[str, Any], count: int, start: int = 0) -> list[Request]:
+    """``count`` requests of ``flavour``; signed ones carry message ids from ``start`` on (the
+    replay guard accepts each id once, so every measurement needs its own)."""
+    requests = []
+    for n in range(start, start + count):
+        body = orjson.dumps({"text": "¿Cuánto cuesta una tienda en línea?", "client_id": f"c{n}"})
+        headers: dict[str, str] = {}
+        if flavour == "web":
+            token = creds["visitor_tokens"][n % len(creds["visitor_tokens"])]
+            headers = {"authorization": f"Bearer {token}", "origin": creds["origin"]}
+        elif flavour == "server":
+            headers = {"authorization": f"Bearer {creds['access_token']}"}
+        else:
+            headers = sign(signing_key(creds["api_secret"]), f"msg_{n % 32}-{n}", body)
+        requests.append(Request(creds["paths"][flavour], headers, body))
+    return requests
+
+
+async def _cpu_per_request(app: App, requests: list[Request], path: str | None) -> float:
+    gc.collect()
+    started = time.process_time()
+    for request in requests:
+        status = await _call(app, request, path or request.path)
+        if status != 200:
+            raise SystemExit(f"{path or request.path} answered {status}")
+    return (time.process_time() - started) / len(requests) * 1e6
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="frontdesk-inprocess-") as tmp:
+        data_dir = Path(tmp)
+        creds = _prepare(data_dir)
+        os.environ.update(_environment(data_dir))
+        from bench.baseline_app import app as bare
+        from bench.pipeline_app import build
+        from frontdesk.observability.logging import configure_logging
+        from frontdesk.settings import Settings
+
+        settings = Settings()
+        configure_logging(settings.log_level, settings.log_format)
+        app = build(settings)
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 20, 20)
+            flavours = [args.profile] if args.profile else args.flavours.split(",")
+            for flavour in flavours:
+                batch = itertools.count(1)
+
+                def fresh(count: int) -> list[Request]:
+                    return _requests(flavour, creds, count, next(batch) * 1_000_000)  # noqa: B023
+
+                await _cpu_per_request(app, fresh(200), None)
+                await _cpu_per_request(bare, fresh(200), "/echo")
+                if args.profile:
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                    await _cpu_per_request(app, fresh(args.requests), None)
+                    profiler.disable()
+                    stats = pstats.Stats(profiler).sort_stats(args.sort)
+                    stats.print_stats(args.lines)
+                    continue
+                pipeline_us, bare_us = [], []
+                for _ in range(args.repeats):
+                    bare_us.append(await _cpu_per_request(bare, fresh(args.requests), "/echo"))
+                    pipeline_us.append(await _cpu_per_request(app, fresh(args.requests), None))
+                p, b = statistics.median(pipeline_us), statistics.median(bare_us)
+                print(
+                    f"{flavour:7} bare {b:6.1f} µs  pipeline {p:6.1f} µs  "
+                    f"pipeline's own {p - b:6.1f} µs"
+                )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline_inprocess")
+    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
+    parser.add_argument("--repeats", type=int, default=5, help="measurements; the median counts")
+    parser.add_argument("--flavours", default=",".join(FLAVOURS))
+    parser.add_argument("--profile", choices=FLAVOURS, help="print a cProfile of one flavour")
+    parser.add_argument("--sort", default="tottime", help="the profile's sort key")
+    parser.add_argument("--lines", type=int, default=45, help="the profile's rows")
+    args = parser.parse_args(argv)
+    uvloop.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
