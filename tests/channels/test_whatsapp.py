@@ -95,7 +95,8 @@ async def test_a_text_message_is_stored_once_answered_once_and_marked_read(
     rows = await messages_of(runtime, tenant)
     assert [(m.direction, m.channel) for m in rows] == [("in", "whatsapp"), ("out", "whatsapp")]
     assert rows[0].external_id == inbound["id"]
-    assert rows[1].status == "sent" and rows[1].provider_id == "wamid.out0"
+    assert rows[1].status == "sent"
+    assert rows[1].provider_id == "wamid.out0"
 
 
 async def test_status_events_move_a_message_forward_only(
@@ -137,7 +138,7 @@ async def test_a_bad_signature_is_refused_and_nothing_is_stored(
     response = await post(client, payload, secret="another-apps-secret")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
-    body, headers = meta.signed(payload)
+    body, _headers = meta.signed(payload)
     unsigned = await client.post(URL, content=body, headers={"Content-Type": "application/json"})
     assert unsigned.status_code == 401
     assert await messages_of(runtime, tenant) == []
@@ -176,7 +177,7 @@ async def test_provider_429_and_5xx_are_retried_and_the_reply_sent_once(
     graph: FakeGraph,
     connected: tuple[SampleTenant, str],
 ) -> None:
-    tenant, phone_number_id = connected
+    _tenant, phone_number_id = connected
     graph.fail(429, 130429, retry_after="0")
     graph.fail(503, times=2)
     await post(client, meta.notification(phone_number_id, messages=[meta.text("hola")]))
@@ -235,7 +236,8 @@ async def test_outside_the_24_hour_window_the_reply_is_held_or_a_template_goes(
         last_customer_at=utcnow() - timedelta(hours=25),
     )
     held = await adapter.send(await runtime.tenants.by_id(plain.context.id), stale)
-    assert held.status == "held" and graph.sent == []
+    assert held.status == "held"
+    assert graph.sent == []
     via_template = await adapter.send(await runtime.tenants.by_id(templated.context.id), stale)
     assert via_template.note == "template"
     assert graph.sent == [

@@ -35,7 +35,7 @@ from frontdesk.tenancy.context import TenantContext
 TTL: Final = timedelta(minutes=30)
 ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 CODE_LENGTH: Final = 8
-_CODE = re.compile(r"\b([A-HJ-NP-Z2-9]{4})-?([A-HJ-NP-Z2-9]{4})\b")
+_CODE = re.compile(r"\b([A-HJ-NP-Z2-9]{4})[-‐–—]([A-HJ-NP-Z2-9]{4})\b")
 TRANSFERABLE: Final = frozenset({"whatsapp"})
 GREETING: Final = {
     "es": "Hola, quiero continuar mi conversación por WhatsApp. Código: {code}",
@@ -116,10 +116,10 @@ async def issue(
     )
 
 
-def find_code(text: str) -> str | None:
-    """The transfer code a message carries, if any (case and dash forgiven)."""
-    match = _CODE.search(text.upper())
-    return f"{match.group(1)}-{match.group(2)}" if match else None
+def find_codes(text: str) -> list[str]:
+    """The transfer codes a message may carry (``XXXX-XXXX``, any case or dash), at most 3."""
+    matches = _CODE.finditer(text[:500].upper())
+    return [f"{match.group(1)}-{match.group(2)}" for match in matches][:3]
 
 
 async def redeem(
@@ -132,14 +132,18 @@ async def redeem(
 ) -> Redeemed | None:
     """Link the sender to the conversation a valid code names; None when the message carries
     no code, or one that is unknown here, used, or expired."""
-    code = find_code(inbound.text) if len(inbound.text) <= 500 else None
-    if code is None:
+    candidates = find_codes(inbound.text)
+    if not candidates:
         return None
     codes = TransferCodes(session, tenant.id)
     row = (
         await session.execute(
             codes.select()
-            .where(TransferCode.code_hash == _hash(code), TransferCode.channel == inbound.channel)
+            .where(
+                TransferCode.code_hash.in_([_hash(code) for code in candidates]),
+                TransferCode.channel == inbound.channel,
+            )
+            .limit(1)
             .with_for_update()
         )
     ).scalar_one_or_none()

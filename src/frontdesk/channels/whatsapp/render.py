@@ -73,11 +73,24 @@ def _titles(choices: Sequence[QuickReply], limit: int) -> list[str]:
     return titles
 
 
+def _ids(choices: Sequence[QuickReply], titles: Sequence[str], limit: int) -> list[str]:
+    """The payloads sent back when tapped, made unique (an empty one becomes the title)."""
+    ids: list[str] = []
+    for number, (choice, title) in enumerate(zip(choices, titles, strict=True), start=1):
+        value = (choice.payload.strip() or title)[:limit]
+        if value in ids:
+            suffix = f"#{number}"
+            value = value[: limit - len(suffix)] + suffix
+        ids.append(value)
+    return ids
+
+
 def _buttons(body: str, choices: Sequence[QuickReply]) -> Payload:
     titles = _titles(choices, CAPABILITIES.max_button_title)
+    ids = _ids(choices, titles, MAX_BUTTON_ID)
     buttons = [
-        {"type": "reply", "reply": {"id": choice.payload[:MAX_BUTTON_ID] or title, "title": title}}
-        for choice, title in zip(choices, titles, strict=True)
+        {"type": "reply", "reply": {"id": id_, "title": title}}
+        for id_, title in zip(ids, titles, strict=True)
     ]
     return {
         "type": "interactive",
@@ -88,9 +101,10 @@ def _buttons(body: str, choices: Sequence[QuickReply]) -> Payload:
 def _list(body: str, choices: Sequence[QuickReply], language: str) -> Payload:
     caps = CAPABILITIES
     titles = _titles(choices, caps.max_row_title)
+    ids = _ids(choices, titles, MAX_ROW_ID)
     rows = []
-    for choice, title in zip(choices, titles, strict=True):
-        row = {"id": choice.payload[:MAX_ROW_ID] or title, "title": title}
+    for choice, title, id_ in zip(choices, titles, ids, strict=True):
+        row = {"id": id_, "title": title}
         if clip(choice.title, caps.max_row_title) != choice.title.strip():
             row["description"] = clip(choice.title, caps.max_row_description)
         rows.append(row)
