@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from frontdesk.runtime import Runtime
+from frontdesk.settings import Settings
 from tests.delivery.receiver import Receiver
 
 
@@ -25,10 +26,27 @@ def local_hooks(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Runtime:
 
 
 @pytest.fixture
-async def paused(local_hooks: Runtime) -> AsyncIterator[Runtime]:
+async def held(runtime: Runtime) -> AsyncIterator[Runtime]:
     """The app's job runner stopped for the test, so the test runs jobs itself."""
-    await local_hooks.jobs.stop()
+    await runtime.jobs.stop()
     try:
-        yield local_hooks
+        yield runtime
     finally:
-        local_hooks.jobs.start()
+        runtime.jobs.start()
+
+
+@pytest.fixture
+def paused(held: Runtime, local_hooks: Runtime) -> Runtime:
+    """Jobs run by the test, local webhook URLs allowed."""
+    return held
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The CLI's environment, on the app's database and instance key."""
+    assert settings.secret_key is not None
+    return {
+        "FRONTDESK_DATA_DIR": str(settings.data_dir),
+        "FRONTDESK_DATABASE_URL": settings.resolved_database_url,
+        "FRONTDESK_SECRET_KEY": settings.secret_key.get_secret_value(),
+    }

@@ -42,6 +42,7 @@ class Receiver:
     def __init__(self) -> None:
         self.secrets: list[str] = []
         self.deliveries: list[Delivery] = []
+        self.connections = 0
         self._plan: deque[Answer] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -79,6 +80,11 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                with receiver._lock:
+                    receiver.connections += 1
+                super().setup()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)

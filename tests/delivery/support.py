@@ -6,11 +6,17 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
-from frontdesk.delivery import endpoints
+from frontdesk.cli import app as cli
+from frontdesk.delivery import endpoints, webhooks
+from frontdesk.delivery.breaker import CircuitBreaker
 from frontdesk.delivery.models import OutboxJob
+from frontdesk.delivery.worker import JobRunner
+from frontdesk.observability.metrics import Metrics
 from frontdesk.runtime import Runtime
 from frontdesk.store.base import utcnow
 from frontdesk.store.scope import system_scope
@@ -81,3 +87,32 @@ async def eventually(check: Callable[[], bool], *, within: float = 10.0) -> None
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("the condition did not come true in time")
         await asyncio.sleep(0.02)
+
+
+async def emit_event(rt: Runtime, hooked: Hooked, key: str, event: str = "lead.created") -> None:
+    async with rt.db.session() as session:
+        await webhooks.emit(session, hooked.context, event, {"key": key}, key=key)
+
+
+def runner_for(
+    rt: Runtime, *, breaker: CircuitBreaker | None = None, lease: timedelta | None = None
+) -> JobRunner:
+    """A runner of its own for ``webhook.send`` only (the app's stays held)."""
+    runner = JobRunner(
+        rt.db, Metrics(), breaker=breaker, **({"lease": lease} if lease is not None else {})
+    )
+    sender = rt.webhooks
+    runner.register(
+        sender.kind,
+        sender,
+        policy=sender.policy,
+        breaker=sender.destination,
+        on_dead=sender.on_dead,
+    )
+    return runner
+
+
+def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Run the ``frontdesk`` CLI (call it in a thread from async tests: it runs its own loop)."""
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from frontdesk.cli import admin, llm, rights, security
+from frontdesk.cli import admin, jobs, llm, rights, security, webhooks
 from frontdesk.cli.chat import chat
 from frontdesk.cli.secrets import secret_app
 from frontdesk.cli.serve import migrate, serve
@@ -32,6 +32,8 @@ app.add_typer(security.signing_app, name="signing-key")
 app.command()(security.audit)
 app.add_typer(rights.contact_app, name="contact")
 app.add_typer(rights.retention_app, name="retention")
+app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(webhooks.webhook_app, name="webhook")
 
 
 def main() -> None:
