@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from frontdesk import __version__
 from frontdesk.gateway import problems
 from frontdesk.gateway.middleware import Pipeline
-from frontdesk.gateway.routers import admin, api, auth, channels, demo, ops, web, webhooks
+from frontdesk.gateway.routers import (
+    admin,
+    api,
+    auth,
+    channels,
+    connections,
+    demo,
+    ops,
+    providers,
+    web,
+    webhooks,
+)
 from frontdesk.runtime import Runtime, build_runtime
 from frontdesk.security.client_ip import parse_networks
 from frontdesk.settings import Settings
@@ -43,6 +54,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(admin.router)
+    app.include_router(connections.router)
     app.include_router(channels.router)
     app.include_router(providers.router)
     app.include_router(web.router)

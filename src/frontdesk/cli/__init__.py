@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from frontdesk.cli import admin, jobs, llm, rights, security, webhooks
+from frontdesk.cli import admin, channels, jobs, llm, rights, security, webhooks
 from frontdesk.cli.chat import chat
 from frontdesk.cli.secrets import secret_app
 from frontdesk.cli.serve import migrate, serve
@@ -26,6 +26,7 @@ app.add_typer(admin.tenant_app, name="tenant")
 app.add_typer(admin.key_app, name="key")
 app.add_typer(admin.pack_app, name="pack")
 app.add_typer(admin.conversation_app, name="conversation")
+app.add_typer(channels.channel_app, name="channel")
 app.add_typer(security.token_app, name="token")
 app.add_typer(secret_app, name="secret")
 app.add_typer(security.signing_app, name="signing-key")

@@ -60,7 +60,7 @@ def _out(row: Any) -> dict[str, Any]:
     return data
 
 
-def _actor(caller: Caller) -> str:
+def actor_of(caller: Caller) -> str:
     return f"admin:{caller.subject}"
 
 
@@ -73,8 +73,10 @@ async def list_tenants(session: Session, caller: Operator) -> list[TenantOut]:
 @router.post("/tenants", status_code=201)
 async def create_tenant(session: Session, caller: Operator, body: TenantCreate) -> TenantCreated:
     """Create a tenant, with the publishable key of its web chat."""
-    row = await tenants.create_tenant(session, body, actor=_actor(caller))
-    issued = await create_key(session, row.id, kind="publishable", name="web", actor=_actor(caller))
+    row = await tenants.create_tenant(session, body, actor=actor_of(caller))
+    issued = await create_key(
+        session, row.id, kind="publishable", name="web", actor=actor_of(caller)
+    )
     return TenantCreated.model_validate({**_out(row), "publishable_key": issued.key})
 
 
@@ -91,7 +93,7 @@ async def update_tenant(
     """Change a tenant's settings (validated as a whole; the previous version is audited)."""
     row = await tenants.get_tenant(session, slug)
     await tenants.update_settings(
-        session, row, body.model_dump(exclude_unset=True), actor=_actor(caller)
+        session, row, body.model_dump(exclude_unset=True), actor=actor_of(caller)
     )
     return TenantOut.model_validate(_out(row))
 
@@ -102,7 +104,7 @@ async def _status(
     if slug == rt.settings.owner_slug:
         raise NotOperator("the owner tenant cannot be suspended")
     row = await tenants.get_tenant(session, slug)
-    await tenants.set_status(session, row, status, actor=_actor(caller))
+    await tenants.set_status(session, row, status, actor=actor_of(caller))
     return TenantOut.model_validate(_out(row))
 
 
@@ -129,6 +131,6 @@ async def delete_tenant(
     """Delete a tenant and every row it owns; the answer counts what was purged per table."""
     row = await tenants.get_tenant(session, slug)
     report = await lifecycle.delete_tenant(
-        session, row, actor=_actor(caller), owner_slug=rt.settings.owner_slug
+        session, row, actor=actor_of(caller), owner_slug=rt.settings.owner_slug
     )
     return report.as_dict()
