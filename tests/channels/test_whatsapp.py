@@ -249,3 +249,39 @@ async def test_outside_the_24_hour_window_the_reply_is_held_or_a_template_goes(
             "template": {"name": "retomar_conversacion", "language": {"code": "es"}},
         }
     ]
+
+
+async def test_media_is_fetched_from_the_provider_when_asked_for(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    graph: FakeGraph,
+    connected: tuple[SampleTenant, str],
+) -> None:
+    from tests.factories import make_secret_key
+
+    tenant, phone_number_id = connected
+    graph.media["4490709327"] = (b"\x89PNG fake image bytes", "image/png")
+    image = {
+        "from": "573001234567",
+        "id": meta.wamid(),
+        "timestamp": "1764100000",
+        "type": "image",
+        "image": {
+            "id": "4490709327",
+            "mime_type": "image/png",
+            "sha256": "x",
+            "caption": "mi logo",
+        },
+    }
+    await post(client, meta.notification(phone_number_id, messages=[image]))
+    stored = next(m for m in await messages_of(runtime, tenant) if m.direction == "in")
+    assert stored.text == "mi logo"
+    headers = {"Authorization": f"Bearer {await make_secret_key(runtime, tenant)}"}
+    url = f"/v1/conversations/{stored.conversation_id}/messages/{stored.id}/media"
+    response = await client.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.content == b"\x89PNG fake image bytes"
+    assert response.headers["content-type"] == "image/png"
+    other = await make_tenant(runtime)
+    stranger = {"Authorization": f"Bearer {await make_secret_key(runtime, other)}"}
+    assert (await client.get(url, headers=stranger)).status_code == 404

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
+from frontdesk.channels.whatsapp.adapter import WhatsAppAdapter
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import MAX_SEQ, ConversationOut, MessageOut
-from frontdesk.gateway.deps import Caller, Session, requires
+from frontdesk.errors import NotFound
+from frontdesk.gateway.deps import Caller, RuntimeDep, Session, requires
 
 router = APIRouter(prefix="/v1", tags=["server API"])
 ReadConversations = Annotated[Caller, Depends(requires("conversations:read"))]
@@ -64,3 +66,30 @@ async def get_conversation(
         **ConversationOut.model_validate(conversation).model_dump(),
         messages=[MessageOut.model_validate(row) for row in rows],
     )
+
+
+@router.get(
+    "/conversations/{conversation_id}/messages/{message_id}/media",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def message_media(
+    rt: RuntimeDep,
+    session: Session,
+    caller: ReadConversations,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+) -> Response:
+    """The media file a customer sent (an image, a voice note, a document), fetched from the
+    provider when asked for: it is not kept."""
+    tenant = caller.tenant
+    message = await conversations.get_message(session, tenant, message_id)
+    media_id = message.payload.get("media_id") if message.direction == "in" else None
+    if message.conversation_id != conversation_id or not media_id:
+        raise NotFound(f"message {message_id} has no media")
+    adapter = rt.channels.get(message.channel)
+    if not isinstance(adapter, WhatsAppAdapter):
+        raise NotFound(f"message {message_id} has no media")
+    _, token = adapter.credentials(tenant)
+    content, mime = await adapter.graph.media(str(media_id), token)
+    return Response(content, media_type=mime, headers={"Cache-Control": "private, no-store"})
