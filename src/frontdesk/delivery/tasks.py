@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.channels.base import ChannelRegistry
 from frontdesk.channels.outbound import prepare
 from frontdesk.conversations import service as conversations
+from frontdesk.delivery import webhooks
 from frontdesk.delivery.errors import DeliveryFailed, PermanentFailure
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.delivery.service import backoff, enqueue
@@ -53,6 +54,7 @@ def make_send(tenants: TenantContextStore, channels: ChannelRegistry) -> Handler
             await _continue(session, job, start + result.parts, result.failure)
             return
         message.status = result.status
+        await webhooks.message_status(session, tenant, message)
 
     return send
 
@@ -87,5 +89,6 @@ def make_send_failed(tenants: TenantContextStore) -> OnDead:
         message.status = "failed"
         reason = exc.detail if isinstance(exc, PermanentFailure) else type(exc).__name__
         message.payload = {**message.payload, "error": {"code": code, "title": reason[:200]}}
+        await webhooks.message_status(session, tenant, message)
 
     return failed

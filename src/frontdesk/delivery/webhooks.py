@@ -111,3 +111,23 @@ async def message_created(session: AsyncSession, tenant: TenantContext, message:
         MessageOut.model_validate(message).model_dump(mode="json"),
         key=f"{MESSAGE_CREATED}:{message.id}",
     )
+
+
+async def message_status(session: AsyncSession, tenant: TenantContext, message: Message) -> None:
+    """``message.status`` for the message's new status, once per message and status (a
+    provider's repeated or late callback adds nothing); free without endpoints."""
+    if not tenant.webhooks:
+        return
+    await emit(
+        session,
+        tenant,
+        MESSAGE_STATUS,
+        {
+            "message_id": str(message.id),
+            "conversation_id": str(message.conversation_id),
+            "channel": message.channel,
+            "status": message.status,
+            "at": utcnow().isoformat(),
+        },
+        key=f"{MESSAGE_STATUS}:{message.id}:{message.status}",
+    )
