@@ -222,16 +222,8 @@ retriever: Final = Retriever()
 """The process-wide retriever (indexes are pure functions of immutable packs)."""
 
 
-def search(
-    pack: ContextPack,
-    query: str,
-    language: str,
-    k: int = 5,
-    *,
-    kinds: Sequence[HitKind] = KINDS,
-) -> list[Hit]:
-    """``retriever.search``: the ``k`` best hits of ``query`` over ``pack``."""
-    return retriever.search(pack, query, language, k, kinds=kinds)
+search: Final = retriever.search
+"""``search(pack, query, language, k=5, *, kinds=KINDS)``: the process-wide retriever's search."""
 
 
 def faq_of(pack: ContextPack, hit: Hit) -> tuple[Service, Faq]:
