@@ -35,6 +35,7 @@ class WebChatAdapter:
             "text": chunks[-1],
             "quick_replies": [q.to_dict() for q in quick],
             "cards": [card.to_dict() for card in reply.cards[: caps.max_list_rows]],
+            "links": [link.to_dict() for link in reply.links[: caps.max_buttons]],
         }
         return [*payloads, last]
 

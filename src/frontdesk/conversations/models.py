@@ -47,6 +47,11 @@ class Conversation(TenantMixin, Base):
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     last_seq: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    engine_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What the engine remembers of the conversation (``engine.state.EngineState``)."""
+    score: Mapped[float] = mapped_column(default=0.0)
+    """The purchase-intention score, 0–1 (``engine.scoring``)."""
+    stage: Mapped[str] = mapped_column(String(16), default="browsing")
 
 
 class Message(TenantMixin, Base):

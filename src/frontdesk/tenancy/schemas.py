@@ -78,6 +78,56 @@ class LLMSettings(BaseModel):
         return self.base_url or LLM_BASE_URLS.get(self.provider)
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+AgentName = Literal["sales", "support", "faq", "handoff"]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class OpeningHours(BaseModel):
+    """One weekday's opening hours, in the tenant's time zone (``"08:00"`` to ``"18:00"``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    opens: ClockTime
+    closes: ClockTime
+
+    @model_validator(mode="after")
+    def _closes_after_opening(self) -> OpeningHours:
+        if self.closes <= self.opens:
+            raise ValueError(f"closes ({self.closes}) must be later than opens ({self.opens})")
+        return self
+
+
+class BusinessHoursSettings(BaseModel):
+    """When the tenant's people answer. ``days`` missing means the context pack's hours; a
+    weekday missing from ``days`` is closed. After hours the bot still answers; a handoff then
+    says when people are back (``after_hours: "handoff"``) or, with ``"bot_only"``, the bot
+    keeps the conversation and offers the other ways to reach the business instead."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: dict[Weekday, OpeningHours] | None = None
+    after_hours: Literal["handoff", "bot_only"] = "handoff"
+
+
+class RoutingSettings(BaseModel):
+    """How the engine's router hands conversations to people."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    handoff_on_high_value: bool = Field(
+        default=True,
+        description="a high-value lead goes to a person; false: the bot offers WhatsApp instead",
+    )
+    high_value_score: float = Field(default=0.85, ge=0, le=1)
+    low_confidence_handoff_after: int = Field(
+        default=3, ge=0, le=20, description="unclear messages in a row before a handoff; 0: never"
+    )
+    low_confidence: float = Field(
+        default=0.45, ge=0, le=1, description="intent confidence below which a message is unclear"
+    )
+
+
 class TenantSettings(BaseModel):
     """A tenant's configuration; validated on every write."""
 
@@ -100,6 +150,19 @@ class TenantSettings(BaseModel):
         default=None, ge=1, le=3650, description="conversations idle longer are purged"
     )
     llm: LLMSettings = LLMSettings()
+    lead_score_threshold: float = Field(
+        default=0.6, ge=0, le=1, description="purchase-intention score that makes a lead"
+    )
+    business_hours: BusinessHoursSettings = BusinessHoursSettings()
+    agents: tuple[AgentName, ...] = Field(
+        default=("sales", "support", "faq", "handoff"), min_length=1, max_length=4
+    )
+    routing: RoutingSettings = RoutingSettings()
+
+    @field_validator("agents")
+    @classmethod
+    def _agents(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
 
     @field_validator("allowed_origins")
     @classmethod

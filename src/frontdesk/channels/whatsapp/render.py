@@ -2,7 +2,8 @@
 
 Text longer than a message is split where sentences end; up to three quick replies become
 reply buttons, more become a list (ten rows at most); service cards, which WhatsApp has no
-place for outside a product catalog, become lines of the text.
+place for outside a product catalog, become lines of the text, and so do links (unless the text
+already carries their address).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from frontdesk.channels.render import Capabilities, clip, split_text
-from frontdesk.engine.reply import QuickReply, Reply, ServiceCard
+from frontdesk.engine.reply import Link, QuickReply, Reply, ServiceCard
 
 CAPABILITIES: Final = Capabilities(
     max_text=4096,
@@ -31,7 +32,7 @@ Payload = dict[str, Any]
 def render(reply: Reply) -> list[Payload]:
     """The payloads to send, in order (each still without ``to`` and ``messaging_product``)."""
     caps = CAPABILITIES
-    text = _with_cards(reply.text, reply.cards)
+    text = _with_links(_with_cards(reply.text, reply.cards), reply.links)
     choices = reply.quick_replies[: caps.max_list_rows]
     if not choices:
         return [_text(chunk) for chunk in split_text(text, caps.max_text)] or []
@@ -55,6 +56,11 @@ def template(name: str, language: str) -> Payload:
 def _with_cards(text: str, cards: Sequence[ServiceCard]) -> str:
     lines = [f"• *{card.title}*: {card.summary} ({card.price_text})" for card in cards]
     return "\n\n".join(part for part in (text.strip(), "\n".join(lines)) if part)
+
+
+def _with_links(text: str, links: Sequence[Link]) -> str:
+    lines = [f"{link.title}: {link.url}" for link in links if link.url not in text]
+    return "\n".join(part for part in (text, "\n".join(lines)) if part)
 
 
 def _text(body: str) -> Payload:

@@ -13,7 +13,13 @@ from frontdesk.runtime import Runtime
 from frontdesk.security.keys import create_key
 from frontdesk.tenancy import lifecycle
 from frontdesk.tenancy import service as tenants
-from frontdesk.tenancy.schemas import TenantCreate, TenantOut
+from frontdesk.tenancy.schemas import (
+    AgentName,
+    BusinessHoursSettings,
+    RoutingSettings,
+    TenantCreate,
+    TenantOut,
+)
 
 router = APIRouter(prefix="/v1/admin", tags=["platform admin"])
 SlugPath = Annotated[str, Path(min_length=1, max_length=63, pattern=r"^[a-z0-9-]+$")]
@@ -52,6 +58,10 @@ class SettingsChange(BaseModel):
     identity_verification: Literal["optional", "required"] | None = None
     retention_days: int | None = Field(default=None, ge=1, le=3650)
     rate_limits: dict[Literal["tenant", "key", "visitor"], int] | None = None
+    lead_score_threshold: float | None = Field(default=None, ge=0, le=1)
+    business_hours: BusinessHoursSettings | None = None
+    agents: list[AgentName] | None = Field(default=None, min_length=1, max_length=4)
+    routing: RoutingSettings | None = None
 
 
 def _out(row: Any) -> dict[str, Any]:
