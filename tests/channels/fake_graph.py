@@ -24,9 +24,10 @@ TOKEN = "EAAG-test-access-token"
 
 @dataclass
 class Recorded:
-    path: str
+    phone_number_id: str
     body: dict[str, Any]
     authorization: str | None
+    refused: bool = False
 
 
 @dataclass
@@ -38,14 +39,23 @@ class FakeGraph:
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
-    @property
-    def sent(self) -> list[dict[str, Any]]:
-        """Messages accepted (not read receipts, not refused attempts)."""
-        return [r.body for r in self.requests if r.body.get("type") and r.path != "refused"]
+    def sent(self, phone_number_id: str) -> list[dict[str, Any]]:
+        """Messages accepted from one number (not read receipts, not refused attempts): the
+        runtime is shared, so other tests' late jobs may reach this server from other numbers."""
+        return [r.body for r in self._of(phone_number_id) if r.body.get("type") and not r.refused]
 
-    @property
-    def read_receipts(self) -> list[str]:
-        return [r.body["message_id"] for r in self.requests if r.body.get("status") == "read"]
+    def refused(self, phone_number_id: str) -> list[dict[str, Any]]:
+        return [r.body for r in self._of(phone_number_id) if r.refused]
+
+    def read_receipts(self, phone_number_id: str) -> list[str]:
+        return [
+            r.body["message_id"]
+            for r in self._of(phone_number_id)
+            if r.body.get("status") == "read"
+        ]
+
+    def _of(self, phone_number_id: str) -> list[Recorded]:
+        return [r for r in self.requests if r.phone_number_id == phone_number_id]
 
     def fail(
         self,
@@ -66,9 +76,10 @@ class FakeGraph:
 
     async def _messages(self, request: Request) -> Response:
         body = await request.json()
+        phone = request.path_params["phone"]
         auth = request.headers.get("authorization")
         if auth != f"Bearer {TOKEN}":
-            self.requests.append(Recorded("refused", body, auth))
+            self.requests.append(Recorded(phone, body, auth, refused=True))
             return JSONResponse(
                 {
                     "error": {
@@ -80,13 +91,13 @@ class FakeGraph:
                 status_code=401,
             )
         if body.get("status") == "read":
-            self.requests.append(Recorded(request.url.path, body, auth))
+            self.requests.append(Recorded(phone, body, auth))
             return JSONResponse({"success": True})
         if self.failures:
             status, error, headers = self.failures.popleft()
-            self.requests.append(Recorded("refused", body, auth))
+            self.requests.append(Recorded(phone, body, auth, refused=True))
             return JSONResponse(error, status_code=status, headers=headers)
-        self.requests.append(Recorded(request.url.path, body, auth))
+        self.requests.append(Recorded(phone, body, auth))
         wamid = f"wamid.out{next(self._ids)}"
         return JSONResponse(
             {

@@ -98,7 +98,7 @@ async def test_the_conversation_moves_to_whatsapp_with_its_history(
     senders = await whatsapp_senders(runtime, tenant)
     assert senders["573005550001"] == uuid.UUID(chat["contact_id"])
     # The reply to the WhatsApp message goes out on WhatsApp, in the same conversation.
-    sent = await eventually(lambda: graph.sent)
+    sent = await eventually(lambda: graph.sent(phone_number_id))
     assert sent[0]["to"] == "573005550001"
     async with runtime.db.session() as session, system_scope(session):
         rows = (

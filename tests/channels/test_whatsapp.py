@@ -48,6 +48,18 @@ async def post(
     return await client.post(URL, content=body, headers=headers)
 
 
+async def sent_reply(runtime: Runtime, tenant: SampleTenant, within: float = 10.0) -> Message:
+    """The tenant's first outbound message, once the provider has accepted it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        rows = await messages_of(runtime, tenant)
+        out = next((m for m in rows if m.direction == "out" and m.provider_id), None)
+        if out is not None:
+            return out
+        await asyncio.sleep(0.02)
+    raise AssertionError("no reply was sent")
+
+
 @pytest.fixture
 async def connected(runtime: Runtime) -> tuple[SampleTenant, str]:
     tenant = await make_tenant(runtime)
@@ -85,13 +97,14 @@ async def test_a_text_message_is_stored_once_answered_once_and_marked_read(
     # Meta retries the same notification: nothing new is stored or sent.
     again = await post(client, payload)
     assert again.json() == {"messages": 0, "statuses": 0, "duplicates": 1}
-    await eventually(lambda: graph.sent)
+    await eventually(lambda: graph.sent(phone_number_id))
     await asyncio.sleep(0.3)  # room for a wrong second reply to show up
-    assert len(graph.sent) == 1
-    sent = graph.sent[0]
+    assert len(graph.sent(phone_number_id)) == 1
+    sent = graph.sent(phone_number_id)[0]
     assert sent["to"] == "573001234567"
     assert sent["messaging_product"] == "whatsapp"
-    assert graph.read_receipts == [inbound["id"]]
+    assert graph.read_receipts(phone_number_id) == [inbound["id"]]
+    await sent_reply(runtime, tenant)
     rows = await messages_of(runtime, tenant)
     assert [(m.direction, m.channel) for m in rows] == [("in", "whatsapp"), ("out", "whatsapp")]
     assert rows[0].external_id == inbound["id"]
@@ -107,8 +120,7 @@ async def test_status_events_move_a_message_forward_only(
 ) -> None:
     tenant, phone_number_id = connected
     await post(client, meta.notification(phone_number_id, messages=[meta.text("hola")]))
-    await eventually(lambda: graph.sent)
-    out = next(m for m in await messages_of(runtime, tenant) if m.direction == "out")
+    out = await sent_reply(runtime, tenant)
     assert out.provider_id is not None
     for state in ("read", "delivered", "sent"):  # out of order: read arrives first
         response = await post(
@@ -181,11 +193,10 @@ async def test_provider_429_and_5xx_are_retried_and_the_reply_sent_once(
     graph.fail(429, 130429, retry_after="0")
     graph.fail(503, times=2)
     await post(client, meta.notification(phone_number_id, messages=[meta.text("hola")]))
-    await eventually(lambda: graph.sent, within=30)
+    await eventually(lambda: graph.sent(phone_number_id), within=30)
     await asyncio.sleep(0.3)
-    assert len(graph.sent) == 1
-    refused = [r for r in graph.requests if r.path == "refused"]
-    assert len(refused) == 3
+    assert len(graph.sent(phone_number_id)) == 1
+    assert len(graph.refused(phone_number_id)) == 3
 
 
 async def test_an_invalid_token_dead_letters_the_send_and_marks_the_message_failed(
@@ -205,7 +216,7 @@ async def test_an_invalid_token_dead_letters_the_send_and_marks_the_message_fail
     while not await failed():
         assert asyncio.get_running_loop().time() < deadline, "the message was not marked failed"
         await asyncio.sleep(0.05)
-    assert graph.sent == []
+    assert graph.sent(phone_number_id) == []
 
 
 async def test_outside_the_24_hour_window_the_reply_is_held_or_a_template_goes(
@@ -222,9 +233,9 @@ async def test_outside_the_24_hour_window_the_reply_is_held_or_a_template_goes(
     adapter = runtime.channels.get("whatsapp")
     assert isinstance(adapter, WhatsAppAdapter)
     plain = await new_tenant(runtime)
-    await connect_whatsapp(runtime, plain)
+    plain_number = await connect_whatsapp(runtime, plain)
     templated = await new_tenant(runtime)
-    await connect_whatsapp(
+    templated_number = await connect_whatsapp(
         runtime,
         templated,
         options={"phone_number": "573001112233", "reengagement_template": "retomar_conversacion"},
@@ -237,10 +248,10 @@ async def test_outside_the_24_hour_window_the_reply_is_held_or_a_template_goes(
     )
     held = await adapter.send(await runtime.tenants.by_id(plain.context.id), stale)
     assert held.status == "held"
-    assert graph.sent == []
+    assert graph.sent(plain_number) == []
     via_template = await adapter.send(await runtime.tenants.by_id(templated.context.id), stale)
     assert via_template.note == "template"
-    assert graph.sent == [
+    assert graph.sent(templated_number) == [
         {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
