@@ -12,6 +12,7 @@ from frontdesk.gateway import problems
 from frontdesk.gateway.middleware import Pipeline
 from frontdesk.gateway.routers import (
     admin,
+    agents,
     api,
     auth,
     channels,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(ops.router)
     app.include_router(auth.router)
     app.include_router(api.router)
+    app.include_router(agents.router)
     app.include_router(admin.router)
     app.include_router(connections.router)
     app.include_router(channels.router)

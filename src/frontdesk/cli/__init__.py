@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from frontdesk.cli import admin, channels, jobs, llm, rights, security, webhooks
+from frontdesk.cli import admin, channels, handoff, jobs, llm, rights, security, webhooks
 from frontdesk.cli.chat import chat
 from frontdesk.cli.secrets import secret_app
 from frontdesk.cli.serve import migrate, serve
@@ -19,9 +19,12 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(migrate)
 app.command()(chat)
+app.command("reply")(handoff.reply)
 admin.tenant_app.command("delete")(rights.tenant_delete)
 admin.tenant_app.command("llm")(llm.tenant_llm)
 admin.tenant_app.command("llm-key")(llm.tenant_llm_key)
+admin.conversation_app.command("take")(handoff.conversation_take)
+admin.conversation_app.command("release")(handoff.conversation_release)
 app.add_typer(admin.tenant_app, name="tenant")
 app.add_typer(admin.key_app, name="key")
 app.add_typer(admin.pack_app, name="pack")

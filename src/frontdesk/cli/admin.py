@@ -25,7 +25,9 @@ from frontdesk.tenancy.service import to_context
 tenant_app = typer.Typer(help="Create and inspect tenants.", no_args_is_help=True)
 key_app = typer.Typer(help="Issue, list and revoke API keys.", no_args_is_help=True)
 pack_app = typer.Typer(help="Validate and load context packs.", no_args_is_help=True)
-conversation_app = typer.Typer(help="Read conversations.", no_args_is_help=True)
+conversation_app = typer.Typer(
+    help="Read conversations; take them from the assistant and release them.", no_args_is_help=True
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 ACTOR = "cli"

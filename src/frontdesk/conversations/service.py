@@ -308,6 +308,34 @@ async def append_reply(
         conversation.language = reply.language
     if reply.handoff:
         conversation.status = "handoff"
+    return await append_outbound(
+        session,
+        tenant,
+        conversation,
+        sender="assistant",
+        text=reply.text,
+        payload=reply.to_dict(),
+        external_id=key,
+        events=events,
+        deliver=deliver,
+    )
+
+
+async def append_outbound(
+    session: AsyncSession,
+    tenant: TenantContext,
+    conversation: Conversation,
+    *,
+    sender: str,
+    text: str,
+    payload: dict[str, Any],
+    external_id: str | None,
+    events: ConversationEvents,
+    deliver: bool,
+) -> Message:
+    """Store an outbound message on the conversation's channel (the engine's reply, a person's
+    answer): with ``deliver`` its ``delivery.send`` job is written in the same transaction,
+    without it the stored message is the delivery, announced to open streams once committed."""
     message = await _append(
         session,
         tenant,
@@ -316,11 +344,11 @@ async def append_reply(
             conversation_id=conversation.id,
             direction="out",
             channel=conversation.channel,
-            sender="assistant",
-            text=reply.text,
-            payload=reply.to_dict(),
+            sender=sender,
+            text=text,
+            payload=payload,
             status="queued" if deliver else "sent",
-            external_id=key,
+            external_id=external_id,
         ),
     )
     await webhooks.message_created(session, tenant, message)
