@@ -20,6 +20,7 @@ from frontdesk.channels.models import TransferCode
 from frontdesk.channels.transfer import TransferCodes
 from frontdesk.conversations.models import Lead
 from frontdesk.conversations.repository import LeadRepository
+from frontdesk.delivery.endpoints import create_endpoint
 from frontdesk.errors import FrontDeskError
 from frontdesk.runtime import Runtime
 from frontdesk.security.secrets import rotate_secret
@@ -66,6 +67,15 @@ async def populate(client: httpx.AsyncClient, runtime: Runtime, tenant: SampleTe
             kind="whatsapp",
             account_id=f"phone-{tenant.slug}",
             credentials=WHATSAPP_CREDENTIALS,
+            actor="test",
+        )
+        await create_endpoint(
+            session,
+            runtime.box,
+            runtime.webhooks.guard,
+            tenant.context,
+            url="https://93.184.216.34/hooks",
+            events=["*"],
             actor="test",
         )
         TransferCodes(session, tenant.context.id).add(
