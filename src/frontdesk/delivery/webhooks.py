@@ -127,6 +127,7 @@ async def message_status(session: AsyncSession, tenant: TenantContext, message: 
             "conversation_id": str(message.conversation_id),
             "channel": message.channel,
             "status": message.status,
+            "error": message.payload.get("error"),
             "at": utcnow().isoformat(),
         },
         key=f"{MESSAGE_STATUS}:{message.id}:{message.status}",

@@ -20,8 +20,8 @@ from fastapi.responses import PlainTextResponse
 from frontdesk.channels.connections import open_credentials, tenants_with_verify_token
 from frontdesk.channels.ingest import apply_status, ingest_message
 from frontdesk.channels.whatsapp import webhook as whatsapp
-from frontdesk.conversations.schemas import MessageOut
-from frontdesk.delivery.webhooks import CONVERSATION_TRANSFERRED, MESSAGE_STATUS, emit
+from frontdesk.delivery import webhooks
+from frontdesk.delivery.webhooks import CONVERSATION_TRANSFERRED, emit
 from frontdesk.errors import Invalid
 from frontdesk.gateway.deps import RuntimeDep, Session
 from frontdesk.security.signatures import (
@@ -124,11 +124,4 @@ async def _store(
         changed = await apply_status(session, tenant, status)
         counts["statuses"] += 1
         if changed is not None:
-            out = MessageOut.model_validate(changed).model_dump(mode="json")
-            await emit(
-                session,
-                tenant,
-                MESSAGE_STATUS,
-                {"message": out, "error": changed.payload.get("error")},
-                key=f"{MESSAGE_STATUS}:{changed.id}:{changed.status}",
-            )
+            await webhooks.message_status(session, tenant, changed)
