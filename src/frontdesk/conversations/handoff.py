@@ -45,8 +45,9 @@ SYSTEM: Final = "system"
 MAX_AGENT = 100
 MAX_TEXT = 4000
 MAX_CLIENT_ID = 64
-CLIENT_ID_PREFIX = "agent:"
-"""A person's ``client_id`` is stored as ``agent:<client_id>``, apart from customers' own keys."""
+CLIENT_ID_PREFIX = "agent/"
+"""A person's ``client_id`` is stored as ``agent/<client_id>``: no customer's key has a ``/``
+(web chat refuses it in a ``client_id``, provider ids have none), so theirs never collide."""
 
 State = Literal["taken", "released"]
 
