@@ -19,7 +19,7 @@ from frontdesk.conversations.retention import (
 from frontdesk.delivery.sender import WebhookSender
 from frontdesk.delivery.tasks import SEND_JOB, breaker_of, make_send, make_send_failed
 from frontdesk.delivery.worker import JobRunner
-from frontdesk.engine.responder import FirstResponder, Responder
+from frontdesk.engine.service import Engine
 from frontdesk.engine.tasks import make_decide
 from frontdesk.observability.metrics import Metrics
 from frontdesk.realtime.hub import Hub
@@ -55,7 +55,7 @@ class Runtime:
     bus: InvalidationBus
     hub: Hub
     jobs: JobRunner
-    responder: Responder
+    engine: Engine
     webhooks: WebhookSender
     channels: ChannelRegistry
     graph: GraphClient
@@ -80,7 +80,7 @@ class Runtime:
         await self.db.dispose()
 
 
-def build_runtime(settings: Settings, *, responder: Responder | None = None) -> Runtime:
+def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
     db = Database(settings)
     metrics = Metrics()
     box = SecretBox(settings.instance_key)
@@ -98,12 +98,12 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
     bus.on(JTI_TOPIC, lambda jti: tokens.revocations.add(jti))
     jobs = JobRunner(db, metrics, poll_seconds=settings.job_poll_seconds)
     db.session_info.update(wakeup=jobs.wakeup, bus=bus)
-    responder = responder or FirstResponder()
+    engine = engine or Engine(box=box)
     graph = GraphClient(settings.whatsapp_graph_url)
     channels = ChannelRegistry(WebChatAdapter(), ApiChannelAdapter(), WhatsAppAdapter(box, graph))
     jobs.register(
         "engine.decide",
-        make_decide(tenants, responder, hub, needs_delivery=channels.needs_delivery),
+        make_decide(tenants, engine, hub, needs_delivery=channels.needs_delivery),
     )
     jobs.register(
         SEND_JOB,
@@ -137,7 +137,7 @@ def build_runtime(settings: Settings, *, responder: Responder | None = None) -> 
         bus=bus,
         hub=hub,
         jobs=jobs,
-        responder=responder,
+        engine=engine,
         webhooks=webhooks,
         channels=channels,
         graph=graph,

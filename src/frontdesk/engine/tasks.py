@@ -11,7 +11,8 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.events import ConversationEvents
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.delivery.worker import Handler
-from frontdesk.engine.responder import Responder, Turn
+from frontdesk.engine.router import NO_REPLY_STATUSES
+from frontdesk.engine.service import Engine
 from frontdesk.tenancy.store import TenantContextStore
 
 HISTORY_TURNS = 12
@@ -19,22 +20,28 @@ HISTORY_TURNS = 12
 
 def make_decide(
     tenants: TenantContextStore,
-    responder: Responder,
+    engine: Engine,
     events: ConversationEvents,
     *,
     needs_delivery: Callable[[str], bool],
 ) -> Handler:
-    """The ``engine.decide`` handler: history → responder → reply stored (with its delivery job
-    where the channel needs one)."""
+    """The ``engine.decide`` handler: history → engine → reply stored (with its delivery job
+    where the channel needs one). A message already answered, a conversation a person has and
+    a closed one get nothing."""
 
     async def decide(session: AsyncSession, job: OutboxJob) -> None:
         tenant = await tenants.by_id(job.tenant_id, session=session)
         conversation = await conversations.get_conversation(
             session, tenant, uuid.UUID(job.payload["conversation_id"])
         )
-        if conversation.status == "handoff" or tenant.pack is None:
+        if conversation.status in NO_REPLY_STATUSES or tenant.pack is None:
             return
         message_id = uuid.UUID(job.payload["message_id"])
+        answered = await conversations.find_message(
+            session, tenant, channel=conversation.channel, external_id=f"reply:{message_id}"
+        )
+        if answered is not None:
+            return
         await events.signal(tenant.id, conversation.id, "typing", {"typing": True})
         recent = await conversations.recent_messages(
             session, tenant, conversation.id, limit=HISTORY_TURNS
@@ -43,14 +50,9 @@ def make_decide(
         if message is None:
             # Older than the window (a backlog): read it on its own.
             message = await conversations.get_message(session, tenant, message_id)
-        history = [
-            Turn(role="visitor" if m.direction == "in" else "assistant", text=m.text)
-            for m in recent
-            if m.seq < message.seq
-        ]
-        reply = await responder.respond(
-            pack=tenant.pack, text=message.text, history=history, language=None
-        )
+        reply = await engine.decide(session, tenant, conversation, message, history=recent)
+        if reply is None:
+            return
         await conversations.append_reply(
             session,
             tenant,
