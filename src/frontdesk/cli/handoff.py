@@ -110,7 +110,7 @@ def _report(summary: dict[str, Any], json_: bool, changed: str, unchanged: str) 
         print_json(summary)
         return
     outcome = changed if summary["changed"] else unchanged
-    out.print(f"conversation {summary['conversation_id']} {outcome}", markup=False)
+    out.print(f"conversation {summary['conversation_id']} {outcome}", markup=False, soft_wrap=True)
 
 
 def conversation_take(
@@ -188,4 +188,5 @@ def reply(
     out.print(
         f"message {sent['id']} #{sent['seq']} on {sent['channel']}: {sent['status']}{note}{taken}",
         markup=False,
+        soft_wrap=True,
     )
