@@ -48,4 +48,4 @@ async def test_a_whatsapp_exchange_reports_created_messages_and_the_sent_status(
     [status] = receiver.accepted(webhooks.MESSAGE_STATUS)
     assert status.body["data"]["status"] == "sent"
     assert status.body["data"]["message_id"] == created[1].body["data"]["id"]
-    assert len(graph.sent) == 1
+    assert len(graph.sent(phone_number_id)) == 1
