@@ -1,0 +1,72 @@
+"""Training: deterministic to the byte, calibrated, and refusing data it cannot learn from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from frontdesk.engine.intent import artifact, training
+from frontdesk.engine.intent.classifier import IntentClassifier
+from frontdesk.engine.intent.data import Dataset, IntentDataError
+from frontdesk.engine.intent.features import features, normalise, tokens
+from frontdesk.engine.intent.labels import LABELS, PURCHASE_INTENT
+
+
+def test_training_twice_gives_identical_bytes(small_data: Dataset) -> None:
+    first = artifact.dumps(training.train(small_data))
+    second = artifact.dumps(training.train(small_data))
+    assert first == second
+
+
+def test_trained_model_learns_its_data(small_data: Dataset) -> None:
+    model = training.train(small_data)
+    classifier = IntentClassifier(model)
+    pairs = zip(small_data.texts, small_data.labels, strict=True)
+    hits = sum(classifier.classify(text).label == label for text, label in pairs)
+    assert hits / len(small_data) > 0.9
+    assert model.info["rows"] == len(small_data)
+    assert 0.2 <= model.temperature <= 5.0
+    assert model.thresholds[PURCHASE_INTENT] >= training.DEFAULT_THRESHOLD
+
+
+def test_inference_matches_the_training_maths(small_data: Dataset) -> None:
+    vocab, weights, bias = training._fit(small_data, training.Settings())
+    classifier = IntentClassifier(
+        artifact.IntentModel(
+            labels=LABELS,
+            vocabulary=vocab,
+            weights=weights.astype(np.float32),
+            bias=bias.astype(np.float32),
+            temperature=1.0,
+            thresholds={},
+        )
+    )
+    texts = list(small_data.texts[:20])
+    expected = training._logits(texts, vocab, weights, bias)
+    actual = np.asarray([classifier.logits(text)[:-1] for text in texts])
+    assert np.allclose(actual, expected, atol=1e-4)
+
+
+def test_a_label_without_rows_is_refused(small_data: Dataset) -> None:
+    rows = [i for i, label in enumerate(small_data.labels) if label != "greeting"]
+    with pytest.raises(IntentDataError, match="no training rows for greeting"):
+        training.train(small_data.subset(rows))
+
+
+def test_temperature_fits_overconfident_scores() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 600)
+    logits = rng.normal(size=(600, 3))
+    logits[np.arange(600), truth] += 1.0
+    assert training.fit_temperature(logits * 4, truth) > 2.0
+
+
+def test_features_fold_accents_squeeze_repeats_and_keep_emoji() -> None:
+    assert normalise("¿Cuánto VALE la PÁGINA?") == "¿cuanto vale la pagina?"
+    assert tokens("holaaaa 🙏 pagina!!") == ["hola", "🙏", "pagina", "!", "!"]
+    assert tokens("llámame al 300 123") == ["llamame", "al", "000", "000"]
+    found = features("precio?")
+    assert "w:precio" in found
+    assert "b:<s> precio" in found
+    assert " pre" in found
+    assert "w:?" in found
