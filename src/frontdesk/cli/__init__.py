@@ -6,6 +6,7 @@ import typer
 
 from frontdesk.cli import admin, channels, handoff, jobs, llm, rights, security, webhooks
 from frontdesk.cli.chat import chat
+from frontdesk.cli.intent import intent_app
 from frontdesk.cli.secrets import secret_app
 from frontdesk.cli.serve import migrate, serve
 
@@ -36,6 +37,7 @@ app.add_typer(security.signing_app, name="signing-key")
 app.command()(security.audit)
 app.add_typer(rights.contact_app, name="contact")
 app.add_typer(rights.retention_app, name="retention")
+app.add_typer(intent_app, name="intent")
 app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(webhooks.webhook_app, name="webhook")
 
