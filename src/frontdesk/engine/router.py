@@ -9,7 +9,9 @@ order (the first that applies wins; each adds its reason to the decision):
 3. ``low_confidence_handoff_after`` unclear messages in a row → handoff.
 4. Sales mode, a high-value lead (score ≥ ``high_value_score``) not yet offered an advisor →
    handoff (``handoff_on_high_value``) or the sales agent offering WhatsApp with an advisor.
-5. A support problem (intent ``support``) → the support agent.
+5. A support problem (intent ``support``) → the support agent — in sales mode only when the
+   message carries no objection and no budget, timeline or contact details and the intent
+   engine is at least ``SALES_SUPPORT_CONFIDENCE`` sure.
 6. Support mode → the FAQ agent (the support agent when FAQ is disabled).
 7. Sales mode → the sales agent.
 
@@ -32,6 +34,8 @@ from frontdesk.engine.state import EngineState
 from frontdesk.tenancy.schemas import AgentName, TenantSettings
 
 NO_REPLY_STATUSES: Final = frozenset({"handoff", "closed"})
+SALES_SUPPORT_CONFIDENCE: Final = 0.7
+"""In sales mode a message goes to support only when the intent engine is this sure."""
 _FALLBACK_AGENTS: Final[tuple[AgentName, ...]] = ("sales", "support", "faq")
 
 
@@ -51,6 +55,9 @@ class RouteContext:
     conversation_language: str | None = None
     choice: Choice | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    buying: bool = False
+    """The message raises an objection or gives a budget, timeline or contact details: a
+    sales conversation, whatever else the intent engine reads in it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +236,10 @@ def route(context: RouteContext) -> Decision:
             return handoff()
         reasons.append("handoff_on_high_value is off: the bot offers WhatsApp with an advisor")
         return decide("sales", offer_advisor=True)
-    if context.intent == "support":
+    if context.intent == "support" and (
+        settings.mode == "support"
+        or (not context.buying and context.confidence >= SALES_SUPPORT_CONFIDENCE)
+    ):
         reasons.append("a support problem")
         return decide("support")
     if settings.mode == "support":

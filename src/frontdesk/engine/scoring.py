@@ -48,7 +48,7 @@ SIGNAL_WEIGHTS: Final[dict[str, float]] = {
     "urgency": 0.1,
     "service": 0.08,
     "contact": 0.2,
-    "objection": -0.05,
+    "objection": -0.08,
 }
 
 STAGE_FLOORS: Final[tuple[tuple[float, Stage], ...]] = (
@@ -186,19 +186,30 @@ def named_services(pack: ContextPack, text: str, language: str) -> tuple[str, ..
     return tuple(ordered[:_MAX_SERVICE_HITS])
 
 
-def find_objection(pack: ContextPack, text: str, language: str) -> str | None:
-    """The pack's objection whose trigger ``text`` says (the longest trigger wins)."""
-    joined = f" {' '.join(terms(text, language))} "
+def _says(words: Sequence[str], phrase: Sequence[str]) -> bool:
+    """Whether ``phrase`` appears in ``words``, each word as written or in its plural."""
+    size = len(phrase)
+    for start in range(len(words) - size + 1):
+        if all(
+            word in (wanted, f"{wanted}s", f"{wanted}es")
+            for word, wanted in zip(words[start : start + size], phrase, strict=True)
+        ):
+            return True
+    return False
+
+
+def find_objection(pack: ContextPack, text: str) -> str | None:
+    """The pack's objection whose trigger ``text`` says (the longest trigger wins).
+
+    Words are compared as written (folded, plurals allowed), stop words included: "no tengo
+    presupuesto" is an objection, "tengo 6 millones de presupuesto" is not."""
+    words = fold(text).split()
     best: tuple[int, str] | None = None
     for objection in pack.strategies.objections:
         for trigger in objection.triggers.all():
-            stems = terms(trigger, language)
-            if (
-                stems
-                and f" {' '.join(stems)} " in joined
-                and (best is None or len(stems) > best[0])
-            ):
-                best = (len(stems), objection.id)
+            phrase = fold(trigger).split()
+            if phrase and _says(words, phrase) and (best is None or len(phrase) > best[0]):
+                best = (len(phrase), objection.id)
     return best[1] if best else None
 
 
@@ -297,6 +308,9 @@ def score_turn(
     if decayed != before:
         contributions.append(Contribution("decay", decayed - before))
     weight = INTENT_WEIGHTS.get(intent, INTENT_WEIGHTS["other"])
+    if objections and weight > 0:
+        # "That's too expensive" reads as pricing; the objection is what it says.
+        weight = 0.0
     if weight:
         scaled = round(weight * max(0.0, min(1.0, confidence)), 4)
         contributions.append(Contribution(f"intent {intent} ({confidence:.2f})", scaled))

@@ -142,7 +142,7 @@ class Engine:
             settings, pack, detected=detected, conversation=conversation.language
         )
         signals = extract_signals(pack, text, language)
-        objection = find_objection(pack, text, language)
+        objection = find_objection(pack, text)
         unclear = (
             choice is None
             and objection is None
@@ -154,6 +154,7 @@ class Engine:
         state.low_confidence_streak = (
             state.low_confidence_streak + 1 if unclear and not answering else 0
         )
+        new_services = tuple(s for s in signals.services if s not in state.services)
         update = score_turn(
             state,
             intent=intent,
@@ -181,6 +182,13 @@ class Engine:
                 conversation_language=conversation.language,
                 choice=choice,
                 now=self.clock(),
+                buying=bool(
+                    objection
+                    or signals.budget
+                    or signals.timeline
+                    or signals.email
+                    or signals.phone
+                ),
             )
         )
         if answering:
@@ -218,6 +226,7 @@ class Engine:
             hits=search(pack, text, decision.language, k=5),
             choice=choice,
             objection=objection,
+            new_services=new_services,
         )
         reply = await self.agents[decision.agent].respond(turn)
         actions = list(reply.actions)

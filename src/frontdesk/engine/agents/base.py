@@ -70,6 +70,8 @@ class TurnContext:
     hits: Sequence[Hit] = ()
     choice: Choice | None = None
     objection: str | None = None
+    new_services: tuple[str, ...] = ()
+    """Services named for the first time in this conversation."""
     notes: list[str] = field(default_factory=list)
     """How the answer came about (provider fallbacks, guard replacements), for the decision."""
 

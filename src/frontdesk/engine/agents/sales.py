@@ -68,11 +68,15 @@ class SalesAgent:
         if turn.objection is not None:
             turn.notes.append(f"objection {turn.objection}")
             state.objections = [*state.objections, turn.objection][-50:]
+            state.pending_question = None
             draft = Draft(
                 kind="handle_objection", language=turn.language, objection_id=turn.objection
             )
             return await phrase(turn, draft)
         intent = decision.intent
+        if signals.email or signals.phone:
+            turn.notes.append("contact details given")
+            return await self.call_to_action(turn, closing_cta(turn) or "consultation")
         if intent == "schedule":
             return await self.call_to_action(turn, "consultation")
         if intent == "goodbye_thanks":
@@ -85,7 +89,16 @@ class SalesAgent:
                 state.greeted = True
                 return await phrase(turn, Draft(kind="greet", language=turn.language))
             return await self.ask(turn, list(state.services))
-        if intent == "product_info":
+        top = next((hit.id for hit in turn.hits if hit.kind == "service"), None)
+        asks_about_another = bool(turn.new_services) and top in turn.new_services
+        if (
+            state.pending_question is not None
+            and not asks_about_another
+            and intent not in ("pricing", "product_info")
+        ):
+            turn.notes.append(f"answer to {state.pending_question}")
+            return await self.progress(turn)
+        if intent in ("product_info", "pricing"):
             hit = faq_hit(turn, minimum=FAQ_MIN_SCORE)
             if hit is not None:
                 turn.notes.append(f"FAQ {hit.id}")
