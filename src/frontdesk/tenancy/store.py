@@ -23,6 +23,9 @@ from frontdesk.tenancy.models import Tenant
 from frontdesk.tenancy.repository import TenantTable
 from frontdesk.tenancy.service import TenantNotFound, to_context
 
+MISSING_TTL = 5.0
+MAX_MISSING = 10_000
+
 
 class TenantContextStore:
     def __init__(
@@ -34,6 +37,7 @@ class TenantContextStore:
         self._by_slug: dict[str, tuple[float, TenantContext]] = {}
         self._slug_of: dict[uuid.UUID, str] = {}
         self._by_account: dict[tuple[str, str], str] = {}
+        self._missing: dict[tuple[str, str], float] = {}
 
     async def by_slug(self, slug: str, *, session: AsyncSession | None = None) -> TenantContext:
         hit = self._by_slug.get(slug)
@@ -76,14 +80,24 @@ class TenantContextStore:
             context = await self.by_slug(slug, session=session)
             if any(c.kind == kind and c.account_id == account_id for c in context.channels):
                 return context
+        missing = self._missing.get((kind, account_id))
+        if missing is not None and missing > self._clock():
+            return None  # asked again for an account nobody connected: no query each time
         if session is None:
             async with self._db.session() as own:
                 return await self.by_channel_account(kind, account_id, session=own)
         tenant_id = await tenant_of_account(session, kind, account_id)
-        return None if tenant_id is None else await self.by_id(tenant_id, session=session)
+        if tenant_id is None:
+            if len(self._missing) >= MAX_MISSING:
+                self._missing.clear()
+            self._missing[(kind, account_id)] = self._clock() + MISSING_TTL
+            return None
+        return await self.by_id(tenant_id, session=session)
 
     def invalidate(self, slug: str) -> None:
-        """Drop ``slug`` (``*``: everything); the next lookup reads the database."""
+        """Drop ``slug`` (``*``: everything); the next lookup reads the database. Any change
+        may connect an account that was unknown, so those are forgotten too."""
+        self._missing.clear()
         if slug == "*":
             self._by_slug.clear()
         else:
