@@ -102,6 +102,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _verify_hash(secrets: BaseModel) -> str | None:
+    """The hash the subscription handshake finds the connection by (kinds that have one)."""
+    token = getattr(secrets, "verify_token", None)
+    return token_hash(token) if isinstance(token, str) and token else None
+
+
 def _validated(kind: str, schema: Mapping[str, type[BaseModel]], data: Mapping[str, Any]) -> Any:
     if kind not in schema:
         raise Invalid(f"unknown channel '{kind}': one of {', '.join(KINDS)}")
@@ -150,7 +156,7 @@ async def add_connection(
             credentials=box.seal(
                 secrets.model_dump_json(), context=_seal_context(tenant_id, kind, account_id)
             ),
-            verify_token_hash=token_hash(getattr(secrets, "verify_token", "")) or None,
+            verify_token_hash=_verify_hash(secrets),
             options=settings.model_dump(mode="json"),
         )
     )
@@ -178,7 +184,7 @@ async def update_connection(
             secrets.model_dump_json(),
             context=_seal_context(tenant_id, row.kind, row.account_id),
         )
-        row.verify_token_hash = token_hash(getattr(secrets, "verify_token", ""))
+        row.verify_token_hash = _verify_hash(secrets)
     if options is not None:
         merged = {**row.options, **options}
         row.options = _validated(row.kind, OPTIONS, merged).model_dump(mode="json")
