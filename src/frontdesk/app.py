@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from frontdesk import __version__
 from frontdesk.gateway import problems
-from frontdesk.gateway.middleware import Pipeline
+from frontdesk.gateway.deps import document_parameters
+from frontdesk.gateway.middleware import Pipeline, index_routes
 from frontdesk.gateway.routers import (
     admin,
     agents,
@@ -70,4 +71,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         trusted_proxies=parse_networks(settings.trusted_proxies),
         flood_per_minute=settings.ip_flood_per_minute,
     )
+    index_routes(app)
+    document_parameters(app)
     return app

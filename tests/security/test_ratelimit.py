@@ -273,3 +273,41 @@ def test_plans() -> None:
 def test_decision_headers_without_refusal() -> None:
     decision = Decision(True, None, 10, 4, 30, None)
     assert "Retry-After" not in decision.headers()
+
+
+def test_counter_names_are_the_limits_librarys() -> None:
+    """Counters keep the names ``limits`` gives them, so instances of either version agree."""
+    from limits import RateLimitItemPerMinute
+
+    key = LimitKey("visitor", "tenant-id:ip:203.0.113.0", 120)
+    expected = RateLimitItemPerMinute(120, namespace="fw").key_for(key.scope, key.identity, 123)
+    assert ratelimit._name(key, 123) == expected
+
+
+async def test_one_redis_round_trip_counts_every_key(redis_url: str) -> None:
+    """The keys of a hit are counted together by one script: a refused key stops the count, and
+    the keys after it are not charged (as when each key was its own round trip)."""
+    limiter = RateLimiter.redis(redis_url, clock=frozen())
+    redis = Redis.from_url(redis_url)
+    calls: list[int] = []
+    script = limiter._script
+    assert script is not None
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return await script(*args, **kwargs)  # type: ignore[arg-type]
+
+    limiter._script = counted  # type: ignore[assignment]
+    try:
+        narrow, wide = LimitKey("visitor", ident(), 2), LimitKey("tenant", ident(), 100)
+        decisions = [await limiter.hit(narrow, wide) for _ in range(3)]
+        assert [d.allowed for d in decisions] == [True, True, False]
+        assert decisions[2].scope == "visitor"
+        assert len(calls) == 3
+        wide_keys = [key async for key in redis.scan_iter(match=f"*{wide.identity}*")]
+        assert len(wide_keys) == 1
+        assert await redis.get(wide_keys[0]) == b"2"
+        assert 0 < await redis.ttl(wide_keys[0]) <= 60
+    finally:
+        await redis.aclose()
+        await limiter.aclose()

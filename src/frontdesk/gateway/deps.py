@@ -19,14 +19,16 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import structlog
-from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import Forbidden, FrontDeskError, Unauthorized
@@ -48,12 +50,82 @@ RESPONSE_HEADERS = "frontdesk.response_headers"
 """Headers for the response (the rate-limit headers), added by the ``Pipeline`` middleware."""
 
 _SLUG = re.compile(r"[a-z0-9-]{1,63}")
-TenantSlug = Annotated[str, Path(min_length=1, max_length=63, pattern=r"^[a-z0-9-]+$")]
-AuthorizationHeader = Annotated[str | None, Header(max_length=4200)]
+MAX_AUTHORIZATION = 4200
+MAX_KEY_HEADER = 100
+MAX_QUERY_TOKEN = 4096
+
+# The credential dependencies read their parameters from the request themselves (a parameter
+# FastAPI validates costs ≈ 5 µs each per request), and document them here for the OpenAPI
+# schema (``document_parameters``).
+_TENANT_PARAMETER = {
+    "name": "tenant",
+    "in": "path",
+    "required": True,
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 63,
+        "pattern": "^[a-z0-9-]+$",
+        "title": "Tenant",
+    },
+}
+
+
+def _header_parameter(name: str, max_length: int, description: str = "") -> dict[str, Any]:
+    parameter: dict[str, Any] = {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"anyOf": [{"type": "string", "maxLength": max_length}, {"type": "null"}]},
+    }
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+_AUTHORIZATION_PARAMETER = _header_parameter("authorization", MAX_AUTHORIZATION)
+_KEY_PARAMETER = _header_parameter("x-frontdesk-key", MAX_KEY_HEADER)
+_TOKEN_PARAMETER = {
+    "name": "token",
+    "in": "query",
+    "required": False,
+    "description": "for EventSource",
+    "schema": {"anyOf": [{"type": "string", "maxLength": MAX_QUERY_TOKEN}, {"type": "null"}]},
+}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _documents(*parameters: dict[str, Any]) -> Callable[[F], F]:
+    """Declare the request parameters a dependency reads by itself, for the OpenAPI schema."""
+
+    def mark(function: F) -> F:
+        function.openapi_parameters = parameters  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
+def _too_long(where: str, name: str, limit: int) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "loc": (where, name),
+                "msg": f"String should have at most {limit} characters",
+                "type": "string_too_long",
+            }
+        ]
+    )
+
+
+def _header(request: Request, name: str, limit: int) -> str | None:
+    value = request.headers.get(name)
+    if value is not None and len(value) > limit:
+        raise _too_long("header", name, limit)
+    return value
 
 
 def _runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
+    rt: Runtime = request.scope["app"].state.runtime
     return rt
 
 
@@ -110,18 +182,20 @@ class RateLimited(FrontDeskError):
     type_slug = "rate-limited"
 
 
-_plans: dict[tuple[str, tuple[tuple[str, int], ...]], PlanLimits] = {}
+_plans: dict[int, tuple[object, PlanLimits]] = {}
 
 
 def _plan(tenant: TenantContext) -> PlanLimits:
-    """The tenant's plan, with its per-tenant overrides applied (validated once per version)."""
-    overrides = tenant.settings.rate_limits
-    key = (tenant.settings.plan, tuple(sorted(overrides.items())) if overrides else ())
-    limits = _plans.get(key)
-    if limits is None:
-        if len(_plans) > 10_000:
-            _plans.clear()
-        limits = _plans[key] = plan_limits(tenant.settings.plan, overrides)
+    """The tenant's plan, with its per-tenant overrides applied: validated once per version of
+    the tenant's settings (a change makes a new settings object)."""
+    settings = tenant.settings
+    known = _plans.get(id(settings))
+    if known is not None and known[0] is settings:
+        return known[1]
+    if len(_plans) > 10_000:
+        _plans.clear()
+    limits = plan_limits(settings.plan, settings.rate_limits)
+    _plans[id(settings)] = (settings, limits)
     return limits
 
 
@@ -289,7 +363,8 @@ async def path_tenant(request: Request) -> TenantContext:
     return _admit(request, context)
 
 
-async def _tenant(request: Request, tenant: TenantSlug) -> TenantContext:
+@_documents(_TENANT_PARAMETER)
+async def _tenant(request: Request) -> TenantContext:
     return await path_tenant(request)
 
 
@@ -302,12 +377,10 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
-async def _publishable(
-    request: Request,
-    tenant: TenantSlug,
-    x_frontdesk_key: Annotated[str | None, Header(max_length=100)] = None,
-) -> TenantContext:
+@_documents(_TENANT_PARAMETER, _KEY_PARAMETER)
+async def _publishable(request: Request) -> TenantContext:
     context = await path_tenant(request)
+    x_frontdesk_key = _header(request, "x-frontdesk-key", MAX_KEY_HEADER)
     if not x_frontdesk_key:
         raise Unauthorized("the X-FrontDesk-Key header with a publishable key is required")
     if x_frontdesk_key.startswith("sk_"):
@@ -342,24 +415,24 @@ async def _visitor_claims(request: Request, tenant: TenantContext, token: str | 
     )
 
 
-async def optional_visitor(
-    request: Request, tenant: TenantSlug, authorization: AuthorizationHeader = None
-) -> Claims | None:
-    token = _bearer(authorization)
+@_documents(_TENANT_PARAMETER, _AUTHORIZATION_PARAMETER)
+async def optional_visitor(request: Request) -> Claims | None:
+    token = _bearer(_header(request, "authorization", MAX_AUTHORIZATION))
     if not token:
         return None
     return await _visitor_claims(request, await path_tenant(request), token)
 
 
-async def _visitor(
-    request: Request,
-    tenant: TenantSlug,
-    authorization: AuthorizationHeader = None,
-    token: Annotated[str | None, Query(max_length=4096, description="for EventSource")] = None,
-) -> Claims:
+@_documents(_TENANT_PARAMETER, _AUTHORIZATION_PARAMETER, _TOKEN_PARAMETER)
+async def _visitor(request: Request) -> Claims:
     context = await path_tenant(request)
+    token = _bearer(_header(request, "authorization", MAX_AUTHORIZATION))
+    if token is None and request.scope["query_string"]:
+        token = request.query_params.get("token")
+        if token is not None and len(token) > MAX_QUERY_TOKEN:
+            raise _too_long("query", "token", MAX_QUERY_TOKEN)
     try:
-        claims = await _visitor_claims(request, context, _bearer(authorization) or token)
+        claims = await _visitor_claims(request, context, token)
     except FrontDeskError as exc:
         await _auth_failed(_runtime(request), open_session(request), context, "visitor_token", exc)
         raise
@@ -409,7 +482,9 @@ async def authenticate_server(
 def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
     """The caller, let through only with ``scope`` and within its tenant's and key's limits."""
 
-    async def check(request: Request, authorization: AuthorizationHeader = None) -> Caller:
+    @_documents(_AUTHORIZATION_PARAMETER)
+    async def check(request: Request) -> Caller:
+        authorization = _header(request, "authorization", MAX_AUTHORIZATION)
         caller = await authenticate_server(
             _runtime(request), open_session(request), request, _bearer(authorization)
         )
@@ -420,3 +495,49 @@ def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
         return caller
 
     return check
+
+
+def _operations(routes: Sequence[Any], prefix: str = "") -> Iterator[tuple[str, str, Dependant]]:
+    """(path, method, dependant) of every API route, included routers' routes too."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from _operations(included.routes, prefix + getattr(context, "prefix", ""))
+        elif isinstance(route, APIRoute):
+            for method in route.methods or ():
+                yield prefix + route.path_format, method.lower(), route.dependant
+
+
+def _read_by_itself(dependant: Dependant) -> Iterator[dict[str, Any]]:
+    for dependency in dependant.dependencies:
+        yield from getattr(dependency.call, "openapi_parameters", ())
+        yield from _read_by_itself(dependency)
+
+
+def document_parameters(app: FastAPI) -> None:
+    """Add to the app's OpenAPI schema the parameters the dependencies above read by themselves
+    (the tenant in the path, the credential headers), as FastAPI would document declared ones."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        paths = schema.get("paths", {})
+        for path, method, dependant in _operations(app.router.routes):
+            operation = paths.get(path, {}).get(method)
+            if operation is None:
+                continue
+            parameters = operation.setdefault("parameters", [])
+            present = {(p.get("name"), p.get("in")) for p in parameters}
+            for parameter in _read_by_itself(dependant):
+                if (parameter["name"], parameter["in"]) not in present:
+                    present.add((parameter["name"], parameter["in"]))
+                    parameters.append(dict(parameter))
+            if not parameters:
+                del operation["parameters"]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

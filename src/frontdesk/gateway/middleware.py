@@ -1,6 +1,6 @@
 """The outer pipeline, as one plain ASGI layer and cheap before expensive: request id → body
 size limit → pre-auth flood limit per client IP → per-tenant CORS on the browser routes; plus
-the access log, metrics and baseline security headers.
+the access log, metrics and baseline security headers. Then ``RouteIndex`` finds the route.
 
 The pre-auth flood limit counts in this instance's memory whatever limiter the tenants' limits
 use: it guards the instance, so it costs no round trip to a shared store.
@@ -16,7 +16,11 @@ from typing import Any
 
 import orjson
 import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRouter
 from prometheus_client import Counter, Histogram
+from starlette._utils import get_route_path
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.gateway.cors import TenantCors
@@ -231,3 +235,120 @@ class Pipeline:
             duration_ms=round(elapsed * 1000, 2),
             tenant=scope["state"].get("tenant"),
         )
+
+
+RouteKey = tuple[str, ...]
+
+
+def _key(path: str) -> RouteKey:
+    """The literal start of a route's path: its first two segments, as far as neither holds a
+    parameter (``/web/v1/{tenant}/…`` → ``("web", "v1")``, ``/{page}`` → ``()``)."""
+    key: list[str] = []
+    for segment in path.split("/")[1:3]:
+        if "{" in segment:
+            break
+        key.append(segment)
+    return tuple(key)
+
+
+def _keys(route: BaseRoute, prefix: str = "") -> set[RouteKey] | None:
+    """Every literal start that ``route`` (an included router: any of its routes) can match;
+    None when unknown, and then the route is tried for every path."""
+    included = getattr(route, "original_router", None)
+    context = getattr(route, "include_context", None)
+    if isinstance(included, APIRouter) and context is not None:
+        keys: set[RouteKey] = set()
+        for child in included.routes:
+            found = _keys(child, prefix + getattr(context, "prefix", ""))
+            if found is None:
+                return None
+            keys |= found
+        return keys
+    path = getattr(route, "path", None)
+    if isinstance(path, str) and not isinstance(route, Mount):
+        return {_key(prefix + path)}
+    return None
+
+
+class RouteIndex:
+    """The router's first step, without walking every route: FastAPI tries the routes in order,
+    and an included router tries each of its routes (twice for the one that matches), so a route
+    in the last of ten routers paid for all the others. Here the top-level routes are filed by
+    the literal start of their paths, and only those that could match a request's path are
+    tried, in the router's order. When none of them matches fully, the router runs as usual
+    (not found, method not allowed, the trailing-slash redirect), so answers do not change.
+
+    The index follows the router: it is rebuilt when routes are added at the top level.
+    """
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+        self.fallback: ASGIApp = router.middleware_stack
+        self._size = -1
+        self._entries: list[tuple[BaseRoute, set[RouteKey] | None]] = []
+        self._candidates: dict[RouteKey, list[BaseRoute]] = {}
+
+    def _build(self) -> None:
+        self._entries = [(route, _keys(route)) for route in self.router.routes]
+        self._candidates = {}
+        self._size = len(self.router.routes)
+
+    def candidates(self, key: RouteKey) -> list[BaseRoute]:
+        """The routes that could match a path starting with ``key``, in the router's order."""
+        found = self._candidates.get(key)
+        if found is None:
+            found = [
+                route
+                for route, keys in self._entries
+                if keys is None or any(key[: len(k)] == k for k in keys)
+            ]
+            if len(self._candidates) < 4096:
+                self._candidates[key] = found
+        return found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router = self.router
+        if scope["type"] != "http" or _selected is None:
+            await self.fallback(scope, receive, send)
+            return
+        if len(router.routes) != self._size:
+            self._build()
+        path = get_route_path(scope)
+        candidates = self.candidates(tuple(path.split("/", 3)[1:3]))
+        apply_form_limits, selected = _selected
+        apply_form_limits(scope, router.form_limits)
+        if "router" not in scope:
+            scope["router"] = router
+        for route in candidates:
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                selected(scope, child_scope, route)
+                await route.handle(scope, receive, send)
+                return
+        await self.fallback(scope, receive, send)
+
+
+def _load_selected() -> Any:
+    """What FastAPI's router does to the request's scope before and once a route is chosen;
+    None (no index) if this FastAPI does not have the helpers it uses for it."""
+    try:
+        from fastapi.routing import _apply_router_form_limits, _update_scope
+        from fastapi.telemetry._api import _route_selected
+    except ImportError:  # pragma: no cover (another FastAPI)
+        return None
+
+    def selected(scope: Scope, child_scope: Scope, route: BaseRoute) -> None:
+        _update_scope(scope, child_scope)
+        _route_selected(
+            scope=scope, path=getattr(route, "path_format", None), mount=isinstance(route, Mount)
+        )
+
+    return _apply_router_form_limits, selected
+
+
+_selected = _load_selected()
+
+
+def index_routes(app: FastAPI) -> None:
+    """Put a ``RouteIndex`` in front of the app's router."""
+    app.router.middleware_stack = RouteIndex(app.router)

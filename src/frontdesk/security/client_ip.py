@@ -122,6 +122,7 @@ def client_ip(scope: Mapping[str, Any], trusted_proxies: Sequence[Network]) -> s
     return str(vouched)
 
 
+@lru_cache(maxsize=65_536)
 def ip_bucket(ip: str) -> str:
     """The unit to rate-limit an address by: an IPv4 address, or an IPv6 address's /64.
 
