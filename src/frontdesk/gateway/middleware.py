@@ -315,11 +315,19 @@ class RouteIndex:
             self._build()
         path = get_route_path(scope)
         candidates = self.candidates(tuple(path.split("/", 3)[1:3]))
-        apply_form_limits, selected = _selected
+        apply_form_limits, selected, included, handle_included = _selected
         apply_form_limits(scope, router.form_limits)
         if "router" not in scope:
             scope["router"] = router
         for route in candidates:
+            if isinstance(route, included):
+                # An included router matches the path once here, and is handed the match:
+                # FastAPI would match it again to handle it.
+                found = route._match(scope)
+                if found[0] is Match.FULL:
+                    await handle_included(route, found, scope, receive, send)
+                    return
+                continue
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 selected(scope, child_scope, route)
@@ -332,7 +340,16 @@ def _load_selected() -> Any:
     """What FastAPI's router does to the request's scope before and once a route is chosen;
     None (no index) if this FastAPI does not have the helpers it uses for it."""
     try:
-        from fastapi.routing import _apply_router_form_limits, _update_scope
+        from fastapi._body_limit import wrap_app_with_body_limit
+        from fastapi.routing import (
+            _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY,
+            _FASTAPI_INCLUDED_ROUTER_KEY,
+            APIRoute,
+            _apply_router_form_limits,
+            _get_fastapi_scope,
+            _IncludedRouter,
+            _update_scope,
+        )
         from fastapi.telemetry._api import _route_selected
     except ImportError:  # pragma: no cover (another FastAPI)
         return None
@@ -343,7 +360,33 @@ def _load_selected() -> Any:
             scope=scope, path=getattr(route, "path_format", None), mount=isinstance(route, Mount)
         )
 
-    return _apply_router_form_limits, selected
+    async def handle_included(
+        included: Any, found: Any, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """``_IncludedRouter.handle`` given the match ``found`` (its ``_handle_selected``)."""
+        _, child_scope, route, context = found
+        _apply_router_form_limits(scope, included.include_context.form_limits)
+        fastapi_scope = _get_fastapi_scope(scope)
+        fastapi_scope[_FASTAPI_INCLUDED_ROUTER_KEY] = included
+        _update_scope(scope, child_scope)
+        if isinstance(route, _IncludedRouter):
+            await route.handle(scope, receive, send)
+            return
+        if context is not None:
+            _route_selected(
+                scope=scope,
+                path=getattr(context.starlette_route, "path_format", None) or context.path_format,
+                mount=isinstance(route, Mount),
+            )
+            fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = context
+            if isinstance(context.original_route, APIRoute):
+                scope["route"] = context.original_route
+                await context.original_route.handle(scope, receive, send)
+                return
+        handle = wrap_app_with_body_limit(route.handle, included.include_context.max_body_size)
+        await handle(scope, receive, send)
+
+    return _apply_router_form_limits, selected, _IncludedRouter, handle_included
 
 
 _selected = _load_selected()
