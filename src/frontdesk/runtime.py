@@ -67,7 +67,8 @@ class Runtime:
         await self.bus.start()
         await self.hub.start()
         await schedule_retention(self.db)
-        self.jobs.start()
+        if self.settings.run_jobs:
+            self.jobs.start()
 
     async def stop(self) -> None:
         await self.jobs.stop()

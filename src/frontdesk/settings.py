@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     )
     ip_flood_per_minute: int = Field(default=1200, ge=1, description="pre-auth limit per client IP")
     job_poll_seconds: float = Field(default=1.0, gt=0)
+    run_jobs: bool = Field(
+        default=True,
+        description="false for web-only processes when separate worker processes run the jobs",
+    )
     sse_ping_seconds: float = Field(default=15.0, gt=0)
     whatsapp_graph_url: str = Field(
         default="https://graph.facebook.com/v21.0",

@@ -12,8 +12,8 @@ from frontdesk.channels import transfer
 from frontdesk.channels.inbound import InboundMessage, StatusEvent, advances
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.events import ConversationEvents
-from frontdesk.conversations.models import Message
-from frontdesk.conversations.repository import MessageRepository
+from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.repository import ConversationRef, MessageRepository
 from frontdesk.tenancy.context import TenantContext
 
 
@@ -32,26 +32,42 @@ async def ingest_message(
     events: ConversationEvents,
 ) -> Ingested:
     """Store one inbound message (once, whatever the provider's retries) and queue the
-    decision on it; a reaction only marks the message it reacts to."""
-    stored = await conversations.find_message(
-        session, tenant, channel=inbound.channel, external_id=inbound.provider_id
-    )
-    if stored is not None:
-        return Ingested(message=stored, duplicate=True)
-    if inbound.kind == "reaction":
-        await _react(session, tenant, inbound)
-        return Ingested(message=None)
-    redeemed = await transfer.redeem(session, tenant, inbound, events=events)
+    decision on it; a reaction only marks the message it reacts to.
+
+    A plain message from a known sender (no reaction, no transfer code in its text) finds
+    its conversation and its duplicate check in one look-up."""
+    special = inbound.kind == "reaction" or bool(transfer.find_codes(inbound.text))
+    profile = conversations.Profile(name=inbound.sender_name, phone=_phone(inbound))
+    redeemed = None
+    if special:
+        stored = await conversations.find_message(
+            session, tenant, channel=inbound.channel, external_id=inbound.provider_id
+        )
+        if stored is not None:
+            return Ingested(message=stored, duplicate=True)
+        if inbound.kind == "reaction":
+            await _react(session, tenant, inbound)
+            return Ingested(message=None)
+        redeemed = await transfer.redeem(session, tenant, inbound, events=events)
+    conversation: Conversation | ConversationRef
     if redeemed is not None:
         conversation = redeemed.conversation
-    else:
+    elif special:
         conversation = await conversations.conversation_for_identity(
+            session, tenant, channel=inbound.channel, external_id=inbound.sender_id, profile=profile
+        )
+    else:
+        thread = await conversations.thread_for_identity(
             session,
             tenant,
             channel=inbound.channel,
             external_id=inbound.sender_id,
-            profile=conversations.Profile(name=inbound.sender_name, phone=_phone(inbound)),
+            message_id=inbound.provider_id,
+            profile=profile,
         )
+        if isinstance(thread, Message):
+            return Ingested(message=thread, duplicate=True)
+        conversation = thread
     payload: dict[str, Any] = {"kind": inbound.kind, **inbound.data} if inbound.data else {}
     if redeemed is not None:
         payload["transferred_from"] = redeemed.previous_channel

@@ -4,12 +4,136 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    String,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import ChannelIdentity, Contact, Conversation, Lead, Message
+from frontdesk.delivery.models import OutboxJob
+from frontdesk.ids import new_id
+from frontdesk.store.base import utcnow
 from frontdesk.store.repository import TenantRepository
+
+
+def _table(model: type[Any]) -> Table:
+    """The model's table, for Core statements (no ORM bookkeeping on the hot path)."""
+    table: Table = model.__table__
+    return table
+
+
+def insert_or_skip(session: AsyncSession, model: type[Any], *unique: str) -> Insert:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING`` in the session's dialect: a row that a
+    concurrent transaction stored first is skipped, without a savepoint."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(_table(model)).on_conflict_do_nothing(index_elements=unique)
+    return sqlite.insert(_table(model)).on_conflict_do_nothing(index_elements=unique)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """A conversation as the inbound path needs it (read, not loaded as an ORM object)."""
+
+    id: uuid.UUID
+    channel: str
+    status: str
+    contact_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """What one look-up knows of whoever writes on a channel: the contact, its profile, its
+    open conversation, and the message already stored under the provider's id, if any."""
+
+    contact_id: uuid.UUID
+    name: str | None
+    email: str | None
+    phone: str | None
+    conversation: ConversationRef | None
+    stored: uuid.UUID | None
+
+
+def _sender_query() -> Select[*tuple[Any, ...]]:
+    """Identity → contact → the open conversation on the channel, and the message stored under
+    ``message_id``: built once, run with bound values (building it costs more than running it)."""
+    tenant = bindparam("tenant_id", type_=Uuid())
+    channel = bindparam("channel", type_=String())
+    open_conversation = (
+        select(Conversation.id)
+        .where(
+            Conversation.tenant_id == tenant,
+            Conversation.contact_id == ChannelIdentity.contact_id,
+            Conversation.channel == channel,
+            Conversation.status != "closed",
+        )
+        .order_by(Conversation.updated_at.desc())
+        .limit(1)
+        .correlate(ChannelIdentity)
+        .scalar_subquery()
+    )
+    stored = (
+        select(Message.id)
+        .where(
+            Message.tenant_id == tenant,
+            Message.channel == channel,
+            Message.external_id == bindparam("message_id", type_=String()),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(
+            ChannelIdentity.contact_id,
+            Contact.display_name,
+            Contact.email,
+            Contact.phone,
+            stored.label("stored"),
+            Conversation.id,
+            Conversation.channel,
+            Conversation.status,
+        )
+        .select_from(ChannelIdentity)
+        .join(Contact, and_(Contact.tenant_id == tenant, Contact.id == ChannelIdentity.contact_id))
+        .outerjoin(
+            Conversation,
+            and_(Conversation.tenant_id == tenant, Conversation.id == open_conversation),
+        )
+        .where(
+            ChannelIdentity.tenant_id == tenant,
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id == bindparam("external_id", type_=String()),
+        )
+    )
+
+
+_SENDER = _sender_query()
+_NEXT_SEQ = (
+    update(_table(Conversation))
+    .where(
+        _table(Conversation).c.tenant_id == bindparam("b_tenant_id", type_=Uuid()),
+        _table(Conversation).c.id == bindparam("b_conversation_id", type_=Uuid()),
+    )
+    .values(last_seq=_table(Conversation).c.last_seq + 1, updated_at=bindparam("b_now"))
+    .returning(_table(Conversation).c.last_seq)
+)
+_INSERT_JOB = insert(_table(OutboxJob))
+_INSERT_MESSAGE: dict[str, Insert] = {}
+"""The message ``INSERT … ON CONFLICT DO NOTHING``, per dialect, built on first use."""
 
 
 class ContactRepository(TenantRepository[Contact]):
@@ -26,6 +150,84 @@ class IdentityRepository(TenantRepository[ChannelIdentity]):
             )
         )
         return result.scalar_one_or_none()
+
+    async def sender(
+        self, channel: str, external_id: str, *, message_id: str | None = None
+    ) -> Sender | None:
+        """The identity, its contact and open conversation, and whether ``message_id`` is
+        stored already, in one round trip; None when the identity is unknown."""
+        values = {
+            "tenant_id": self.tenant_id,
+            "channel": channel,
+            "external_id": external_id,
+            "message_id": message_id,
+        }
+        row = (await self.session.execute(_SENDER, values)).first()
+        if row is None:
+            return None
+        contact_id, name, email, phone, stored, conversation_id, channel_now, status = row
+        return Sender(
+            contact_id=contact_id,
+            name=name,
+            email=email,
+            phone=phone,
+            stored=stored,
+            conversation=(
+                ConversationRef(conversation_id, channel_now, status, contact_id)
+                if conversation_id is not None
+                else None
+            ),
+        )
+
+    async def claim(self, contact_id: uuid.UUID, channel: str, external_id: str) -> bool:
+        """Record ``external_id`` on ``channel`` as ``contact_id``'s; False when a concurrent
+        transaction recorded it first (it is then committed, and readable)."""
+        inserted = await self.session.execute(
+            insert_or_skip(self.session, ChannelIdentity, "tenant_id", "channel", "external_id")
+            .values(
+                tenant_id=self.tenant_id,
+                contact_id=contact_id,
+                channel=channel,
+                external_id=external_id,
+                verified=True,
+            )
+            .returning(_table(ChannelIdentity).c.id)
+        )
+        return inserted.first() is not None
+
+
+class ContactProfiles(TenantRepository[Contact]):
+    """Contacts written without loading them (the inbound hot path)."""
+
+    model = Contact
+
+    async def create(self, *, name: str | None, email: str | None, phone: str | None) -> uuid.UUID:
+        contact_id = new_id()
+        await self.session.execute(
+            insert(_table(Contact)).values(
+                id=contact_id,
+                tenant_id=self.tenant_id,
+                display_name=name,
+                email=email,
+                phone=phone,
+            )
+        )
+        return contact_id
+
+    async def update(self, contact_id: uuid.UUID, **values: str | None) -> None:
+        await self.session.execute(
+            update(Contact)
+            .where(Contact.tenant_id == self.tenant_id, Contact.id == contact_id)
+            .values(**values, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    async def remove(self, contact_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(Contact)
+            .where(Contact.tenant_id == self.tenant_id, Contact.id == contact_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 class ConversationRepository(TenantRepository[Conversation]):
@@ -77,17 +279,59 @@ class ConversationRepository(TenantRepository[Conversation]):
     async def next_seq(self, conversation_id: uuid.UUID) -> int:
         """Reserve the next message number; the row lock serialises writers of one conversation."""
         result = await self.session.execute(
-            update(Conversation)
-            .where(Conversation.tenant_id == self.tenant_id, Conversation.id == conversation_id)
-            .values(last_seq=Conversation.last_seq + 1)
-            .returning(Conversation.last_seq)
-            .execution_options(synchronize_session=False)
+            _NEXT_SEQ,
+            {
+                "b_tenant_id": self.tenant_id,
+                "b_conversation_id": conversation_id,
+                "b_now": utcnow(),
+            },
         )
         return int(result.scalar_one())
+
+    async def create(self, contact_id: uuid.UUID, channel: str) -> ConversationRef:
+        """A new open conversation, with a Core ``INSERT``."""
+        conversation_id = new_id()
+        await self.session.execute(
+            insert(_table(Conversation)).values(
+                id=conversation_id, tenant_id=self.tenant_id, contact_id=contact_id, channel=channel
+            )
+        )
+        return ConversationRef(conversation_id, channel, "open", contact_id)
+
+    async def release_seq(self, conversation_id: uuid.UUID) -> None:
+        """Give back the number just reserved (this transaction holds the row lock since the
+        reservation, so it is still the last one)."""
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.tenant_id == self.tenant_id, Conversation.id == conversation_id)
+            .values(last_seq=Conversation.last_seq - 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 class MessageRepository(TenantRepository[Message]):
     model = Message
+
+    async def insert(self, values: dict[str, Any]) -> bool:
+        """Store a message with a Core ``INSERT``; False when a message with its ``external_id``
+        is stored already (a concurrent retry of it got there first)."""
+        dialect = self.session.get_bind().dialect.name
+        statement = _INSERT_MESSAGE.get(dialect)
+        if statement is None:
+            statement = insert_or_skip(
+                self.session, Message, "tenant_id", "channel", "external_id"
+            ).returning(_table(Message).c.id)
+            _INSERT_MESSAGE[dialect] = statement
+        inserted = await self.session.execute(statement, {"tenant_id": self.tenant_id, **values})
+        return inserted.first() is not None
+
+    async def insert_job(self, *, kind: str, payload: dict[str, Any], key: str) -> None:
+        """The outbox job of a message just stored, with a Core ``INSERT`` (its key is new by
+        construction: it names that message)."""
+        await self.session.execute(
+            _INSERT_JOB,
+            {"tenant_id": self.tenant_id, "kind": kind, "payload": payload, "idempotency_key": key},
+        )
 
     async def by_external_id(self, channel: str, external_id: str) -> Message | None:
         result = await self.session.execute(

@@ -8,22 +8,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.events import ConversationEvents
 from frontdesk.conversations.models import ChannelIdentity, Contact, Conversation, Message
 from frontdesk.conversations.repository import (
+    ContactProfiles,
     ContactRepository,
+    ConversationRef,
     ConversationRepository,
     IdentityRepository,
     MessageRepository,
+    Sender,
 )
 from frontdesk.conversations.schemas import MessageOut
 from frontdesk.delivery import webhooks
 from frontdesk.delivery.service import enqueue
 from frontdesk.engine.reply import Reply
 from frontdesk.errors import Conflict, Invalid, NotFound
+from frontdesk.ids import new_id
+from frontdesk.store.base import utcnow
 from frontdesk.store.db import on_commit
 from frontdesk.tenancy.context import TenantContext
 
@@ -120,6 +124,32 @@ class Profile:
     phone: str | None = None
 
 
+async def thread_for_identity(
+    session: AsyncSession,
+    tenant: TenantContext,
+    *,
+    channel: str,
+    external_id: str,
+    message_id: str,
+    profile: Profile = Profile(),
+) -> ConversationRef | Message:
+    """Where a message ``message_id`` from ``external_id`` on ``channel`` goes: the message
+    itself when it is stored already (a provider's retry), else the sender's open conversation
+    (a contact and a conversation are created the first time).
+
+    A returning sender costs one ``SELECT``: identity, contact, open conversation and the
+    duplicate check together.
+    """
+    known = await IdentityRepository(session, tenant.id).sender(
+        channel, external_id, message_id=message_id
+    )
+    if known is None or known.stored is not None:
+        stored = await find_message(session, tenant, channel=channel, external_id=message_id)
+        if stored is not None:
+            return stored
+    return await _conversation_of(session, tenant, known, channel, external_id, profile)
+
+
 async def conversation_for_identity(
     session: AsyncSession,
     tenant: TenantContext,
@@ -127,30 +157,63 @@ async def conversation_for_identity(
     channel: str,
     external_id: str,
     profile: Profile = Profile(),
-) -> Conversation:
+) -> ConversationRef:
     """The open conversation of whoever ``external_id`` is on ``channel`` (a contact and a
     conversation are created the first time): how every non-web channel finds its thread."""
-    identities = IdentityRepository(session, tenant.id)
-    contacts = ContactRepository(session, tenant.id)
-    identity = await identities.find(channel, external_id)
-    contact = await contacts.get(identity.contact_id) if identity else None
-    if contact is None:
-        contact = contacts.add(Contact())
-        await session.flush()
-        identities.add(
-            ChannelIdentity(
-                contact_id=contact.id, channel=channel, external_id=external_id, verified=True
+    known = await IdentityRepository(session, tenant.id).sender(channel, external_id)
+    return await _conversation_of(session, tenant, known, channel, external_id, profile)
+
+
+async def _conversation_of(
+    session: AsyncSession,
+    tenant: TenantContext,
+    known: Sender | None,
+    channel: str,
+    external_id: str,
+    profile: Profile,
+) -> ConversationRef:
+    if known is None:
+        known = await _new_sender(session, tenant, channel, external_id, profile)
+    else:
+        changed = {
+            column: value
+            for column, value, current in (
+                ("display_name", profile.name, known.name),
+                ("email", profile.email, known.email),
+                ("phone", profile.phone, known.phone),
             )
+            if value and value != current
+        }
+        if changed:
+            await ContactProfiles(session, tenant.id).update(known.contact_id, **changed)
+    if known.conversation is not None:
+        return known.conversation
+    return await ConversationRepository(session, tenant.id).create(known.contact_id, channel)
+
+
+async def _new_sender(
+    session: AsyncSession, tenant: TenantContext, channel: str, external_id: str, profile: Profile
+) -> Sender:
+    """A contact and its identity; concurrent first messages of one sender make one contact."""
+    contacts = ContactProfiles(session, tenant.id)
+    identities = IdentityRepository(session, tenant.id)
+    contact_id = await contacts.create(name=profile.name, email=profile.email, phone=profile.phone)
+    if await identities.claim(contact_id, channel, external_id):
+        return Sender(
+            contact_id=contact_id,
+            name=profile.name,
+            email=profile.email,
+            phone=profile.phone,
+            conversation=None,
+            stored=None,
         )
-    contact.display_name = profile.name or contact.display_name
-    contact.email = profile.email or contact.email
-    contact.phone = profile.phone or contact.phone
-    conversations = ConversationRepository(session, tenant.id)
-    conversation = await conversations.open_for(contact.id, channel)
-    if conversation is None:
-        conversation = conversations.add(Conversation(contact_id=contact.id, channel=channel))
-        await session.flush()
-    return conversation
+    # A concurrent first message of the same sender recorded the identity (and committed it,
+    # with its contact and conversation): this one joins them.
+    await contacts.remove(contact_id)
+    known = await identities.sender(channel, external_id)
+    if known is None:
+        raise Conflict("the sender's identity changed while the message was stored; retry")
+    return known
 
 
 async def get_conversation(
@@ -219,7 +282,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 async def receive(
     session: AsyncSession,
     tenant: TenantContext,
-    conversation: Conversation,
+    conversation: Conversation | ConversationRef,
     *,
     text: str,
     external_id: str | None,
@@ -230,49 +293,59 @@ async def receive(
     """Store an inbound message and queue the decision on it, in the caller's transaction.
 
     ``external_id`` (a provider message id or a client's idempotency key) makes a retry
-    return the message already stored instead of a second one.
+    return the message already stored instead of a second one, concurrent retries included.
+    The message and its decide job are written with Core statements (no unit-of-work flush):
+    the seq reservation, the message (``ON CONFLICT DO NOTHING`` on its external id) and the
+    job, three round trips.
     """
     messages = MessageRepository(session, tenant.id)
-    if external_id is not None:
-        existing = await messages.by_external_id(conversation.channel, external_id)
+    if conversation.status == "closed":
+        existing = (
+            await messages.by_external_id(conversation.channel, external_id)
+            if external_id is not None
+            else None
+        )
         if existing is not None:
             return Received(message=existing, duplicate=True)
-    if conversation.status == "closed":
         raise ConversationClosed("the conversation is closed; start a new one")
-    inbound = Message(
-        conversation_id=conversation.id,
-        direction="in",
-        channel=conversation.channel,
-        sender=sender,
-        text=text,
-        status="received",
-        external_id=external_id,
-        payload=payload or {},
-    )
-    if external_id is None:
-        message = await _append(session, tenant, conversation, inbound)
-    else:
-        try:
-            # A concurrent retry of the same message loses the race on the unique key.
-            async with session.begin_nested():
-                message = await _append(session, tenant, conversation, inbound)
-        except IntegrityError:
-            existing = await messages.by_external_id(conversation.channel, external_id)
-            if existing is None:
-                raise
-            return Received(message=existing, duplicate=True)
-    await enqueue(
-        session,
-        tenant.id,
+    conversations = ConversationRepository(session, tenant.id)
+    columns: dict[str, Any] = {
+        "id": new_id(),
+        "created_at": utcnow(),
+        "conversation_id": conversation.id,
+        "seq": await conversations.next_seq(conversation.id),
+        "direction": "in",
+        "channel": conversation.channel,
+        "sender": sender,
+        "text": text,
+        "payload": payload or {},
+        "status": "received",
+        "external_id": external_id,
+    }
+    if not await messages.insert(columns):
+        # A concurrent retry of the same message stored it first.
+        await conversations.release_seq(conversation.id)
+        existing = await messages.by_external_id(conversation.channel, external_id or "")
+        if existing is None:
+            raise Conflict("the message could not be stored; retry")
+        return Received(message=existing, duplicate=True)
+    await messages.insert_job(
         kind=DECIDE_JOB,
-        payload={"conversation_id": str(conversation.id), "message_id": str(message.id)},
-        key=f"decide:{message.id}",
-        fresh=True,
+        payload={"conversation_id": str(conversation.id), "message_id": str(columns["id"])},
+        key=f"decide:{columns['id']}",
     )
+    wakeup = session.info.get("wakeup")
+    if wakeup is not None:
+        on_commit(session, wakeup)
+    # Built, not loaded: the caller reads it, nothing refreshes it from the store.
+    message = Message(tenant_id=tenant.id, **columns)
     await webhooks.message_created(session, tenant, message)
-    out = MessageOut.model_validate(message)
+    out = MessageOut.model_construct(**{name: columns[name] for name in _OUT})
     on_commit(session, lambda: events.message(tenant.id, out))
     return Received(message=message, duplicate=False)
+
+
+_OUT = tuple(MessageOut.model_fields)
 
 
 async def _append(

@@ -16,6 +16,7 @@ import orjson
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.connections import open_credentials, tenants_with_verify_token
 from frontdesk.channels.ingest import apply_status, ingest_message
@@ -24,6 +25,7 @@ from frontdesk.delivery import webhooks
 from frontdesk.delivery.webhooks import CONVERSATION_TRANSFERRED, emit
 from frontdesk.errors import Invalid
 from frontdesk.gateway.deps import RuntimeDep, Session
+from frontdesk.runtime import Runtime
 from frontdesk.security.signatures import (
     META_HEADER,
     ChallengeRefused,
@@ -58,10 +60,11 @@ async def whatsapp_handshake(
 
 
 @router.post("/whatsapp")
-async def whatsapp_notification(
-    rt: RuntimeDep, session: Session, request: Request
-) -> dict[str, int]:
+async def whatsapp_notification(request: Request) -> dict[str, int]:
     """Messages and status updates from WhatsApp, stored before the acknowledgement."""
+    # The hot inbound route takes no dependencies (each costs ≈ 12 µs per request): its unit
+    # of work is opened here and committed before the answer, so a 200 means stored.
+    rt: Runtime = request.app.state.runtime
     body = await request.body()
     try:
         payload = orjson.loads(body)
@@ -73,6 +76,17 @@ async def whatsapp_notification(
     for value in whatsapp.changes(payload):
         by_account[whatsapp.account_of(value)].append(value)
     signature = request.headers.get(META_HEADER)
+    async with rt.db.session() as session:
+        return await _notification(rt, session, by_account, signature, body)
+
+
+async def _notification(
+    rt: Runtime,
+    session: AsyncSession,
+    by_account: Mapping[str, list[Mapping[str, Any]]],
+    signature: str | None,
+    body: bytes,
+) -> dict[str, int]:
     counts = {"messages": 0, "statuses": 0, "duplicates": 0}
     verified_any = False
     for account, values in by_account.items():
@@ -99,8 +113,8 @@ async def whatsapp_notification(
 
 
 async def _store(
-    rt: RuntimeDep,
-    session: Session,
+    rt: Runtime,
+    session: AsyncSession,
     tenant: TenantContext,
     value: Mapping[str, Any],
     counts: dict[str, int],
