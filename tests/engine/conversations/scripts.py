@@ -5,7 +5,10 @@ from __future__ import annotations
 from tests.engine.conversations.harness import AFTER_HOURS, Script, Turn
 
 HANDOFF = ("handoff",)
-SALES_INTENTS = ("pricing", "purchase_intent", "product_info")
+HOT_BUYER = (
+    Turn("Necesito urgente una tienda virtual, quiero contratarla ya", agent="sales", score="up"),
+    Turn("Tengo 10 millones y la necesito en 2 semanas", agent="sales", score="up"),
+)
 
 SCRIPTS: tuple[Script, ...] = (
     # Price shopping
@@ -109,12 +112,7 @@ SCRIPTS: tuple[Script, ...] = (
         "es-high-value-goes-to-a-person",
         "es",
         (
-            Turn(
-                "Necesito urgente una tienda virtual, quiero contratarla ya",
-                agent="sales",
-                score="up",
-            ),
-            Turn("Tengo 10 millones y la necesito en 2 semanas", agent="sales", score="up"),
+            *HOT_BUYER,
             Turn(
                 "Me llamo Ana Gómez, mi correo es ana@example.com y mi cel 3001234567",
                 agent="handoff",
@@ -129,12 +127,7 @@ SCRIPTS: tuple[Script, ...] = (
         "es-high-value-offered-whatsapp",
         "es",
         (
-            Turn(
-                "Necesito urgente una tienda virtual, quiero contratarla ya",
-                agent="sales",
-                score="up",
-            ),
-            Turn("Tengo 10 millones y la necesito en 2 semanas", agent="sales", score="up"),
+            *HOT_BUYER,
             Turn(
                 "Me llamo Ana Gómez, mi correo es ana@example.com y mi cel 3001234567",
                 agent="sales",
