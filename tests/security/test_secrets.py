@@ -225,3 +225,45 @@ async def test_bad_purpose_and_overlap_are_refused(runtime: Runtime, box: Secret
             await rotate_secret(session, box, tenant, purpose="api", overlap=-HOUR, actor="test")
         with pytest.raises(Invalid, match="purpose"):
             await list_secrets(session, tenant, purpose="ftp")  # type: ignore[arg-type]
+
+
+async def test_the_secret_cache_follows_every_change_at_once(
+    runtime: Runtime, box: SecretBox
+) -> None:
+    """Creation, rotation and revocation announce the tenant, so the cached secrets (what a
+    signed request is checked against) change with the table, on this instance at once."""
+    tenant = await new_tenant(runtime)
+    assert await runtime.secrets.active(None, tenant, purpose="api") == []
+    async with runtime.db.session() as session:
+        first = await create_secret(session, box, tenant, purpose="api", actor="test")
+    assert await runtime.secrets.active(None, tenant, purpose="api") == [first.value]
+    async with runtime.db.session() as session:
+        second = await rotate_secret(
+            session, box, tenant, purpose="api", overlap=HOUR, actor="test"
+        )
+    assert await runtime.secrets.active(None, tenant, purpose="api") == [
+        second.value,
+        first.value,
+    ]
+    async with runtime.db.session() as session:
+        await revoke_secret(session, tenant, second.row.id, actor="test")
+    assert await runtime.secrets.active(None, tenant, purpose="api") == [first.value]
+
+
+async def test_the_secret_cache_reads_the_table_only_on_a_miss(
+    runtime: Runtime, box: SecretBox
+) -> None:
+    """A change that was not announced (another instance's, before its message arrives) is
+    not seen until the tenant is forgotten: the hit path does not touch the database."""
+    tenant = await new_tenant(runtime)
+    async with runtime.db.session() as session:
+        issued = await create_secret(session, box, tenant, purpose="api", actor="test")
+    assert await runtime.secrets.active(None, tenant, purpose="api") == [issued.value]
+    async with runtime.db.session() as session:
+        bind_tenant(session, tenant)
+        row = await session.get(TenantSecret, issued.row.id)
+        assert row is not None
+        await session.delete(row)
+    assert await runtime.secrets.active(None, tenant, purpose="api") == [issued.value]
+    runtime.secrets.forget(str(tenant))
+    assert await runtime.secrets.active(None, tenant, purpose="api") == []
