@@ -130,3 +130,9 @@ def test_buttons_are_read_back() -> None:
     assert resolve_choice(PACK, "service:seo") == Choice("service", "seo")
     assert resolve_choice(PACK, "service:not-a-service") is None
     assert resolve_choice(PACK, "quiero una tienda virtual para mi negocio") is None
+
+
+def test_an_unsure_handoff_reading_of_an_objection_stays_in_sales() -> None:
+    assert route(context("human_handoff", confidence=0.6, buying=True)).agent == "sales"
+    assert route(context("human_handoff", confidence=0.9, buying=True)).agent == "handoff"
+    assert route(context("human_handoff", confidence=0.6)).agent == "handoff"

@@ -5,7 +5,10 @@ engine state, the message's intent and language, the button tapped and the time.
 order (the first that applies wins; each adds its reason to the decision):
 
 1. A conversation a person has (status ``handoff``) or that is ``closed`` gets no bot reply.
-2. The customer asks for a person (intent ``human_handoff``, or the advisor button) → handoff.
+2. The customer asks for a person (intent ``human_handoff``, or the advisor button) → handoff
+   (a message that also raises an objection or gives buying signals needs the intent engine
+   to be ``SURE_CONFIDENCE`` sure: "I had a bad experience with another agency" is an
+   objection to answer, not a request for a person).
 3. ``low_confidence_handoff_after`` unclear messages in a row → handoff.
 4. Sales mode, a high-value lead (score ≥ ``high_value_score``) not yet offered an advisor →
    handoff (``handoff_on_high_value``) or the sales agent offering WhatsApp with an advisor.
@@ -36,6 +39,8 @@ from frontdesk.tenancy.schemas import AgentName, TenantSettings
 NO_REPLY_STATUSES: Final = frozenset({"handoff", "closed"})
 SALES_SUPPORT_CONFIDENCE: Final = 0.7
 """In sales mode a message goes to support only when the intent engine is this sure."""
+SURE_CONFIDENCE: Final = 0.7
+"""A message with an objection or buying signals is handed off on intent only this sure."""
 _FALLBACK_AGENTS: Final[tuple[AgentName, ...]] = ("sales", "support", "faq")
 
 
@@ -219,7 +224,9 @@ def route(context: RouteContext) -> Decision:
     if context.choice == Choice("cta", "advisor"):
         reasons.append("the customer tapped the advisor button")
         return handoff()
-    if context.intent == "human_handoff":
+    if context.intent == "human_handoff" and (
+        not context.buying or context.confidence >= SURE_CONFIDENCE
+    ):
         reasons.append(f"the customer asked for a person (confidence {context.confidence:.2f})")
         return handoff()
     limit = routing.low_confidence_handoff_after
