@@ -226,6 +226,29 @@ async def test_answers_are_idempotent_on_client_id(
     assert person.json()["id"] != visitor.json()["id"]
 
 
+async def test_a_retry_racing_the_first_call_sends_one_answer_and_takes_once(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    tenant = await make_tenant(runtime)
+    key = await make_secret_key(runtime, tenant)
+    chat = await start_chat(client, tenant)
+    body = {"text": "Ya te ayudo", "agent": "Ana", "client_id": "race-1"}
+    responses = await asyncio.gather(
+        *(
+            client.post(url(chat["conversation"]["id"], "messages"), json=body, headers=bearer(key))
+            for _ in range(3)
+        )
+    )
+    assert [r.status_code for r in responses] == [201, 201, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sorted(r.json()["duplicate"] for r in responses) == [False, True, True]
+    history = await web_history(client, tenant, chat)
+    assert [(m["sender"], m["payload"].get("state")) for m in history] == [
+        ("system", "taken"),
+        ("agent", None),
+    ]
+
+
 async def test_another_tenants_key_finds_nothing(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:

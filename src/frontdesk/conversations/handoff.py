@@ -158,6 +158,7 @@ async def take(
     it over. Closed conversations are refused (``ConversationClosed``, 409).
     """
     agent = agent_name(agent)
+    await _lock(session, conversation)
     _refuse_closed(conversation)
     if await assignee(session, tenant, conversation) == agent:
         return Handoff(conversation=conversation, agent=agent, changed=False)
@@ -176,6 +177,7 @@ async def release(
 ) -> Handoff:
     """Give the conversation back to the assistant, which answers the customer's next message
     (not the ones that came while a person had it). Releasing an open one changes nothing."""
+    await _lock(session, conversation)
     _refuse_closed(conversation)
     if conversation.status != HANDOFF:
         return Handoff(conversation=conversation, agent=None, changed=False)
@@ -207,6 +209,7 @@ async def human_reply(
     agent = agent_name(agent)
     text = reply_text(text)
     key = _client_key(client_id)
+    await _lock(session, conversation)
     if key is not None:
         existing = await service.find_message(
             session, tenant, channel=conversation.channel, external_id=key
@@ -254,6 +257,13 @@ async def human_reply(
         data={AGENT: agent, "message_id": str(message.id)},
     )
     return HumanReply(message=message, duplicate=False, taken=taken)
+
+
+async def _lock(session: AsyncSession, conversation: Conversation) -> None:
+    """Read the conversation again under its row lock (PostgreSQL; SQLite's writers are serial
+    already): two people, or a retried request, act on it one after the other, each seeing
+    what the other did."""
+    await session.refresh(conversation, with_for_update=True)
 
 
 def _refuse_closed(conversation: Conversation) -> None:
