@@ -28,6 +28,8 @@ class Recorded:
     body: dict[str, Any]
     authorization: str | None
     refused: bool = False
+    wamid: str | None = None
+    """The message id answered for an accepted send."""
 
 
 @dataclass
@@ -43,6 +45,10 @@ class FakeGraph:
         """Messages accepted from one number (not read receipts, not refused attempts): the
         runtime is shared, so other tests' late jobs may reach this server from other numbers."""
         return [r.body for r in self._of(phone_number_id) if r.body.get("type") and not r.refused]
+
+    def wamids(self, phone_number_id: str) -> list[str]:
+        """The ids given to the messages accepted from one number, in order."""
+        return [r.wamid for r in self._of(phone_number_id) if r.wamid]
 
     def refused(self, phone_number_id: str) -> list[dict[str, Any]]:
         return [r.body for r in self._of(phone_number_id) if r.refused]
@@ -97,8 +103,8 @@ class FakeGraph:
             status, error, headers = self.failures.popleft()
             self.requests.append(Recorded(phone, body, auth, refused=True))
             return JSONResponse(error, status_code=status, headers=headers)
-        self.requests.append(Recorded(phone, body, auth))
         wamid = f"wamid.out{next(self._ids)}"
+        self.requests.append(Recorded(phone, body, auth, wamid=wamid))
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
