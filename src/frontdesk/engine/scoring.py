@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from frontdesk.engine.grounding.cache import PackCache
 from frontdesk.engine.grounding.guard import extract_amounts, parse_number
 from frontdesk.engine.grounding.retrieval import search
 from frontdesk.engine.grounding.text import fold, terms
@@ -141,6 +142,33 @@ def _phone(text: str) -> str | None:
     return None
 
 
+def _keywords(pack: ContextPack) -> dict[str, tuple[tuple[int, str, str], ...]]:
+    """Per language, every service keyword as stems: ``(service order, service id, stems)``."""
+    return {
+        language: tuple(
+            (order, service.id, " ".join(stems))
+            for order, service in enumerate(pack.services)
+            for keyword in service.keywords.all()
+            if (stems := terms(keyword, language))
+        )
+        for language in pack.languages
+    }
+
+
+def _triggers(pack: ContextPack) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every objection trigger, folded into words: ``(objection id, words)``."""
+    return tuple(
+        (objection.id, tuple(fold(trigger).split()))
+        for objection in pack.strategies.objections
+        for trigger in objection.triggers.all()
+        if fold(trigger)
+    )
+
+
+_KEYWORDS: Final[PackCache[dict[str, tuple[tuple[int, str, str], ...]]]] = PackCache(_keywords)
+_TRIGGERS: Final[PackCache[tuple[tuple[str, tuple[str, ...]], ...]]] = PackCache(_triggers)
+
+
 def named_services(pack: ContextPack, text: str, language: str) -> tuple[str, ...]:
     """The catalog services ``text`` names, by their keywords, best first.
 
@@ -157,16 +185,13 @@ def named_services(pack: ContextPack, text: str, language: str) -> tuple[str, ..
         for rank, hit in enumerate(search(pack, text, language, k=50, kinds=("service",)))
     }
     owners: dict[str, tuple[int, str]] = {}
-    for order, service in enumerate(pack.services):
-        for keyword in service.keywords.all():
-            stems = terms(keyword, language)
-            if not stems or f" {' '.join(stems)} " not in joined:
-                continue
-            phrase = " ".join(stems)
-            rank = ranking.get(service.id, len(ranking) + order)
-            current = owners.get(phrase)
-            if current is None or rank < current[0]:
-                owners[phrase] = (rank, service.id)
+    for order, service_id, phrase in _KEYWORDS.get(pack)[pack.resolve_language(language)]:
+        if f" {phrase} " not in joined:
+            continue
+        rank = ranking.get(service_id, len(ranking) + order)
+        current = owners.get(phrase)
+        if current is None or rank < current[0]:
+            owners[phrase] = (rank, service_id)
     # "landing page" names the landing page, not also every service known as a "page".
     covered = {
         phrase
@@ -205,11 +230,9 @@ def find_objection(pack: ContextPack, text: str) -> str | None:
     presupuesto" is an objection, "tengo 6 millones de presupuesto" is not."""
     words = fold(text).split()
     best: tuple[int, str] | None = None
-    for objection in pack.strategies.objections:
-        for trigger in objection.triggers.all():
-            phrase = fold(trigger).split()
-            if phrase and _says(words, phrase) and (best is None or len(phrase) > best[0]):
-                best = (len(phrase), objection.id)
+    for objection_id, phrase in _TRIGGERS.get(pack):
+        if _says(words, phrase) and (best is None or len(phrase) > best[0]):
+            best = (len(phrase), objection_id)
     return best[1] if best else None
 
 
