@@ -21,6 +21,13 @@ intent_app = typer.Typer(
     help="The intention engine: train, evaluate, classify.", no_args_is_help=True
 )
 
+SHORT = dict(
+    zip(
+        LABELS,
+        ("buy", "price", "info", "sched", "human", "supp", "greet", "bye", "other"),
+        strict=True,
+    )
+)
 DataDir = Annotated[Path, typer.Option("--data", help="directory holding train.csv")]
 ModelPath = Annotated[
     Path | None, typer.Option("--model", help="model file (default: the packaged one)")
@@ -72,11 +79,11 @@ def _print_result(result: dict[str, Any], title: str) -> None:
             str(v["support"]),
         )
     out.print(langs)
-    short = [label[:8] for label in LABELS]
-    confusion = Table("truth \\ predicted", *short)
+    confusion = Table("truth \\ predicted", *SHORT.values())
     for label, row in zip(LABELS, result["confusion"], strict=True):
-        confusion.add_row(label, *(str(n) if n else "·" for n in row))
+        confusion.add_row(SHORT[label], *(str(n) if n else "·" for n in row))
     out.print(confusion)
+    out.print("  ".join(f"{short} = {label}" for label, short in SHORT.items()), highlight=False)
     for goal, met in result["goals"].items():
         out.print(f"goal {goal}: {'[green]met[/green]' if met else '[red]NOT met[/red]'}")
 

@@ -26,7 +26,7 @@ def test_trained_model_learns_its_data(small_data: Dataset) -> None:
     assert hits / len(small_data) > 0.9
     assert model.info["rows"] == len(small_data)
     assert 0.2 <= model.temperature <= 5.0
-    assert model.thresholds[PURCHASE_INTENT] >= training.DEFAULT_THRESHOLD
+    assert 0.2 <= model.thresholds["other"] <= model.thresholds[PURCHASE_INTENT] <= 0.95
 
 
 def test_inference_matches_the_training_maths(small_data: Dataset) -> None:

@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import Final
 
 import numpy as np
 
 from frontdesk.engine.intent import artifact
 from frontdesk.engine.intent.artifact import IntentModel
-from frontdesk.engine.intent.features import features
+from frontdesk.engine.intent.features import context_features, tokens, word_features
 from frontdesk.engine.intent.labels import OTHER
 from frontdesk.engine.intent.language import detect_language
+
+WORD_CACHE: Final = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +57,32 @@ class IntentClassifier:
         self._other = model.labels.index(OTHER)
         self._inverse_temperature = 1.0 / model.temperature
         self._thresholds = tuple(model.thresholds.get(label, 0.0) for label in model.labels)
+        # word → its feature rows; a plain dict (cleared when full) is cheaper than lru_cache
+        self._word_cache: dict[str, tuple[int, ...]] = {}
 
     @classmethod
     def load(cls, path: Path | None = None) -> IntentClassifier:
         """The model at ``path``, or the one shipped with the package when ``None``."""
         return cls(artifact.load(path))
 
+    def _word_rows(self, word: str) -> tuple[int, ...]:
+        rows = self._word_cache.get(word)
+        if rows is None:
+            index = self._index
+            rows = tuple(i for f in word_features(word) if (i := index.get(f)) is not None)
+            if len(self._word_cache) >= WORD_CACHE:
+                self._word_cache.clear()
+            self._word_cache[word] = rows
+        return rows
+
     def logits(self, text: str) -> np.ndarray:
         """Raw scores: one per label, then the language's (positive means Spanish)."""
         index = self._index
-        rows = list({i for f in features(text) if (i := index.get(f)) is not None})
+        words = tokens(text)
+        found = {i for f in context_features(words) if (i := index.get(f)) is not None}
+        for word in words:
+            found.update(self._word_rows(word))
+        rows = list(found)
         if not rows:
             return self._bias.copy()
         summed = self._weights[rows].sum(axis=0, dtype=np.float64)
