@@ -1,0 +1,25 @@
+"""The engine benchmark, run for one round: every scripted message gets a time on both paths."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bench.engine import measure, percentile
+
+from frontdesk.store import migrate
+from tests.engine.conversations.scripts import SCRIPTS
+
+
+def test_one_round_times_every_message(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
+    migrate.upgrade(url)
+    results = asyncio.run(measure(url, str(tmp_path), 1))
+    messages = sum(len(script.turns) for script in SCRIPTS)
+    assert {name: len(samples) for name, samples in results.items()} == {
+        "engine": messages,
+        "baseline": messages,
+    }
+    for samples in results.values():
+        assert all(wall >= job > 0 and cpu > 0 for wall, cpu, job in samples)
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
