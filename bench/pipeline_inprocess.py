@@ -8,6 +8,11 @@ one flavour instead.
 
     python -m bench.pipeline_inprocess --requests 3000 --repeats 5
     python -m bench.pipeline_inprocess --profile web
+    python -m bench.pipeline_inprocess --layers
+
+``--layers`` splits the web route's cost: the same canned route with no dependency in an app of
+its own (as an included router), then in Front Desk's app behind the whole ``Pipeline`` (its
+CORS included), then with one and two dependencies that do nothing, then the real route.
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import uvloop
+from fastapi import APIRouter, Depends, FastAPI, Request
 
+from bench.baseline_app import reply
 from bench.load import sign, signing_key
+from frontdesk.conversations.schemas import MessageCreate, MessageOut
 
 ROOT = Path(__file__).resolve().parent.parent
 FLAVOURS = ("web", "server", "signed")
@@ -61,7 +69,7 @@ def _prepare(data_dir: Path) -> dict[str, Any]:
     return credentials
 
 
-class Request:
+class Sample:
     """One request, replayable against any ASGI app."""
 
     def __init__(self, path: str, headers: dict[str, str], body: bytes) -> None:
@@ -92,7 +100,7 @@ class Request:
         }
 
 
-async def _call(app: App, request: Request, path: str) -> int:
+async def _call(app: App, request: Sample, path: str) -> int:
     sent = False
     status = 0
 
@@ -112,7 +120,7 @@ async def _call(app: App, request: Request, path: str) -> int:
     return status
 
 
-def _requests(flavour: str, creds: dict[str, Any], count: int, start: int = 0) -> list[Request]:
+def _requests(flavour: str, creds: dict[str, Any], count: int, start: int = 0) -> list[Sample]:
     """``count`` requests of ``flavour``; signed ones carry message ids from ``start`` on (the
     replay guard accepts each id once, so every measurement needs its own)."""
     requests = []
@@ -126,11 +134,11 @@ def _requests(flavour: str, creds: dict[str, Any], count: int, start: int = 0) -
             headers = {"authorization": f"Bearer {creds['access_token']}"}
         else:
             headers = sign(signing_key(creds["api_secret"]), f"msg_{n % 32}-{n}", body)
-        requests.append(Request(creds["paths"][flavour], headers, body))
+        requests.append(Sample(creds["paths"][flavour], headers, body))
     return requests
 
 
-async def _cpu_per_request(app: App, requests: list[Request], path: str | None) -> float:
+async def _cpu_per_request(app: App, requests: list[Sample], path: str | None) -> float:
     gc.collect()
     started = time.process_time()
     for request in requests:
@@ -138,6 +146,70 @@ async def _cpu_per_request(app: App, requests: list[Request], path: str | None) 
         if status != 200:
             raise SystemExit(f"{path or request.path} answered {status}")
     return (time.process_time() - started) / len(requests) * 1e6
+
+
+async def nothing(request: Request) -> int:
+    """A dependency that does nothing (the ``--layers`` probes)."""
+    return 1
+
+
+async def nothing_else(request: Request) -> int:
+    """A second one, so that FastAPI does not serve it from its per-request cache."""
+    return 2
+
+
+def _layer_probes(app: App) -> dict[str, str]:
+    """Adds the ``--layers`` probe routes to ``app`` (first, like the benchmark's); returns
+    their paths, with a bare app holding the first probe alone."""
+
+    probes = APIRouter()
+
+    @probes.post("/web/v1/{tenant}/probe/zero")
+    async def zero(body: MessageCreate) -> MessageOut:
+        return reply(body)
+
+    @probes.post("/web/v1/{tenant}/probe/one")
+    async def one(a: Annotated[int, Depends(nothing)], body: MessageCreate) -> MessageOut:
+        return reply(body)
+
+    @probes.post("/web/v1/{tenant}/probe/two")
+    async def two(
+        a: Annotated[int, Depends(nothing)],
+        b: Annotated[int, Depends(nothing_else)],
+        body: MessageCreate,
+    ) -> MessageOut:
+        return reply(body)
+
+    app.include_router(probes)
+    app.router.routes.insert(0, app.router.routes.pop())
+    alone = FastAPI()
+    alone.include_router(probes)
+    app.state.probe_alone = alone
+    return {name: f"/web/v1/{{tenant}}/probe/{name}" for name in ("zero", "one", "two")}
+
+
+async def _layers(app: App, bare: App, creds: dict[str, Any], args: argparse.Namespace) -> None:
+    paths = {k: v.format(tenant=creds["tenant"]) for k, v in app.state.probe_paths.items()}
+    steps = [
+        ("the bare route, alone in its app", bare, "/echo"),
+        ("the same route in an included router", app.state.probe_alone, paths["zero"]),
+        ("+ Front Desk's app and its Pipeline (CORS on)", app, paths["zero"]),
+        ("+ one dependency doing nothing", app, paths["one"]),
+        ("+ a second dependency doing nothing", app, paths["two"]),
+        ("the web route through the whole pipeline", app, None),
+    ]
+    batch = itertools.count(1)
+    runs: dict[str, list[float]] = {}
+    for _ in range(args.repeats):
+        for label, target, path in steps:
+            requests = _requests("web", creds, args.requests, next(batch) * 1_000_000)
+            runs.setdefault(label, []).append(await _cpu_per_request(target, requests, path))
+    previous = None
+    for label, values in runs.items():
+        best = min(values)
+        step = "" if previous is None else f"{best - previous:+7.1f}"
+        print(f"{label:48} {best:7.1f} µs {step}")
+        previous = best
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -153,16 +225,21 @@ async def run(args: argparse.Namespace) -> None:
         settings = Settings()
         configure_logging(settings.log_level, settings.log_format)
         app = build(settings)
+        if args.layers:
+            app.state.probe_paths = _layer_probes(app)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, 20, 20)
+            if args.layers:
+                await _layers(app, bare, creds, args)
+                return
             flavours = [args.profile] if args.profile else args.flavours.split(",")
             for flavour in flavours:
                 batch = itertools.count(1)
 
-                def fresh(count: int) -> list[Request]:
+                def fresh(count: int) -> list[Sample]:
                     return _requests(flavour, creds, count, next(batch) * 1_000_000)  # noqa: B023
 
                 await _cpu_per_request(app, fresh(200), None)
@@ -200,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--flavours", default=",".join(FLAVOURS))
     parser.add_argument("--profile", choices=FLAVOURS, help="print a cProfile of one flavour")
+    parser.add_argument("--layers", action="store_true", help="split the web route's cost")
     parser.add_argument(
         "--only",
         choices=("bare", "pipeline"),
