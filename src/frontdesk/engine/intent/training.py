@@ -35,8 +35,10 @@ MAX_ITER: Final = 3000
 TOL: Final = 1e-4
 SEED: Final = 0
 CALIBRATION_FOLDS: Final = 3
-PURCHASE_PRECISION: Final = 0.96
-"""The out-of-fold precision the purchase threshold is raised to reach (the goal is 0.95)."""
+PURCHASE_PRECISION: Final = 0.97
+"""The out-of-fold precision the purchase threshold is raised to reach. The goal is 0.95 on
+messages written by other people; out-of-fold scores on our own writing flatter the model, so the
+target keeps a margin: a false "wants to buy" costs more than a purchase read as a question."""
 DECIMALS: Final = 6
 
 
