@@ -136,3 +136,9 @@ def test_an_unsure_handoff_reading_of_an_objection_stays_in_sales() -> None:
     assert route(context("human_handoff", confidence=0.6, buying=True)).agent == "sales"
     assert route(context("human_handoff", confidence=0.9, buying=True)).agent == "handoff"
     assert route(context("human_handoff", confidence=0.6)).agent == "handoff"
+
+
+def test_an_answer_to_a_qualification_question_stays_in_sales() -> None:
+    asked = EngineState(pending_question="products-count")
+    assert route(context("support", confidence=0.95, state=asked)).agent == "sales"
+    assert route(context("support", confidence=0.95)).agent == "support"

@@ -13,8 +13,9 @@ order (the first that applies wins; each adds its reason to the decision):
 4. Sales mode, a high-value lead (score ≥ ``high_value_score``) not yet offered an advisor →
    handoff (``handoff_on_high_value``) or the sales agent offering WhatsApp with an advisor.
 5. A support problem (intent ``support``) → the support agent — in sales mode only when the
-   message carries no objection and no budget, timeline or contact details and the intent
-   engine is at least ``SALES_SUPPORT_CONFIDENCE`` sure.
+   message carries no objection and no budget, timeline or contact details, does not answer
+   the qualification question just asked ("unos 200 productos y todavía no tengo pasarela"),
+   and the intent engine is at least ``SALES_SUPPORT_CONFIDENCE`` sure.
 6. Support mode → the FAQ agent (the support agent when FAQ is disabled).
 7. Sales mode → the sales agent.
 
@@ -245,7 +246,11 @@ def route(context: RouteContext) -> Decision:
         return decide("sales", offer_advisor=True)
     if context.intent == "support" and (
         settings.mode == "support"
-        or (not context.buying and context.confidence >= SALES_SUPPORT_CONFIDENCE)
+        or (
+            not context.buying
+            and state.pending_question is None
+            and context.confidence >= SALES_SUPPORT_CONFIDENCE
+        )
     ):
         reasons.append("a support problem")
         return decide("support")
