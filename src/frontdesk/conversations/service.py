@@ -377,6 +377,11 @@ async def append_reply(
     key = f"reply:{in_reply_to.id}"
     if await messages.by_external_id(conversation.channel, key) is not None:
         return None
+    # A person may have taken the conversation (or it was closed) while the engine thought:
+    # read its status again under the row's lock, and step back if so.
+    await session.refresh(conversation, attribute_names=["status"], with_for_update=True)
+    if conversation.status in ("handoff", "closed"):
+        return None
     if reply.language and conversation.language != reply.language:
         conversation.language = reply.language
     if reply.handoff:
