@@ -12,7 +12,7 @@ from frontdesk.channels.api import ApiChannelAdapter
 from frontdesk.channels.render import clip, split_text
 from frontdesk.channels.webchat import WebChatAdapter
 from frontdesk.channels.whatsapp import render as wa
-from frontdesk.engine.reply import QuickReply, Reply, ServiceCard
+from frontdesk.engine.reply import Media, QuickReply, Reply, ServiceCard
 
 words = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=40
@@ -22,8 +22,18 @@ texts = st.lists(
 ).map("".join)
 quick_replies = st.builds(QuickReply, title=words, payload=words)
 cards = st.builds(ServiceCard, service_id=words, title=words, summary=words, price_text=words)
+media = st.builds(
+    Media,
+    kind=st.sampled_from(["image", "document", "video", "audio"]),
+    url=st.text(alphabet="abcdefghij/._-", max_size=60).map(
+        lambda path: f"https://cdn.example/{path}"
+    ),
+    caption=texts,
+    filename=st.one_of(st.none(), words),
+)
 replies = st.builds(
     Reply,
+    media=st.lists(media, max_size=3).map(tuple),
     text=texts,
     language=st.sampled_from(["es", "en"]),
     quick_replies=st.lists(quick_replies, max_size=14).map(tuple),
@@ -60,6 +70,13 @@ def test_clip_marks_what_it_cut() -> None:
 
 def _whatsapp_within_limits(payload: dict[str, Any]) -> None:
     caps = wa.CAPABILITIES
+    if payload["type"] in ("image", "document", "video", "audio"):
+        body = payload[payload["type"]]
+        assert body["link"].startswith("https://")
+        assert len(body.get("caption", "")) <= wa.MAX_CAPTION
+        assert len(body.get("filename", "")) <= wa.MAX_FILENAME
+        assert payload["type"] != "audio" or "caption" not in body
+        return
     if payload["type"] == "text":
         assert 1 <= len(payload["text"]["body"]) <= caps.max_text
         return
@@ -96,6 +113,7 @@ def test_no_whatsapp_payload_ever_exceeds_whatsapps_limits(reply: Reply) -> None
         bodies = [
             p["text"]["body"] if p["type"] == "text" else p["interactive"]["body"]["text"]
             for p in payloads
+            if p["type"] in ("text", "interactive")
         ]
         assert "".join("".join(bodies).split()).startswith("".join(reply.text.split()))
 
@@ -148,3 +166,31 @@ def test_service_cards_become_lines_of_text_on_whatsapp() -> None:
 def test_the_api_channel_renders_the_reply_as_plain_json() -> None:
     reply = Reply(text="Hola", language="es", quick_replies=(QuickReply("Sí", "yes"),))
     assert ApiChannelAdapter().render(reply) == [reply.to_dict()]
+
+
+def test_media_goes_first_by_link_with_its_caption() -> None:
+    reply = Reply(
+        text="Aquí está nuestro portafolio.",
+        language="es",
+        media=(
+            Media(
+                "document",
+                "https://cdn.example/portafolio.pdf",
+                "Portafolio 2026",
+                "portafolio.pdf",
+            ),
+            Media("audio", "https://cdn.example/saludo.ogg", "no caption on audio"),
+        ),
+    )
+    document, audio, text = wa.render(reply)
+    assert document == {
+        "type": "document",
+        "document": {
+            "link": "https://cdn.example/portafolio.pdf",
+            "caption": "Portafolio 2026",
+            "filename": "portafolio.pdf",
+        },
+    }
+    assert audio == {"type": "audio", "audio": {"link": "https://cdn.example/saludo.ogg"}}
+    assert text["text"]["body"] == "Aquí está nuestro portafolio."
+    assert Reply.from_dict(reply.to_dict()) == reply

@@ -296,3 +296,50 @@ async def test_media_is_fetched_from_the_provider_when_asked_for(
     other = await make_tenant(runtime)
     stranger = {"Authorization": f"Bearer {await make_secret_key(runtime, other)}"}
     assert (await client.get(url, headers=stranger)).status_code == 404
+
+
+async def test_a_persons_answer_with_a_document_goes_out_on_whatsapp(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    graph: FakeGraph,
+    connected: tuple[SampleTenant, str],
+) -> None:
+    from tests.factories import make_secret_key
+
+    tenant, phone_number_id = connected
+    await post(client, meta.notification(phone_number_id, messages=[meta.text("hola")]))
+    first = await sent_reply(runtime, tenant)
+    headers = {"Authorization": f"Bearer {await make_secret_key(runtime, tenant)}"}
+    answer = await client.post(
+        f"/v1/conversations/{first.conversation_id}/messages",
+        json={
+            "text": "Te comparto nuestro portafolio.",
+            "agent": "Laura",
+            "media": [
+                {
+                    "kind": "document",
+                    "url": "https://cdn.colombiatic.example/portafolio.pdf",
+                    "caption": "Portafolio 2026",
+                    "filename": "portafolio.pdf",
+                }
+            ],
+        },
+        headers=headers,
+    )
+    assert answer.status_code == 201, answer.text
+    await eventually(lambda: len(graph.sent(phone_number_id)) >= 3)
+    document, text = graph.sent(phone_number_id)[1:3]
+    assert document["type"] == "document"
+    assert document["document"]["link"] == "https://cdn.colombiatic.example/portafolio.pdf"
+    assert document["to"] == "573001234567"
+    assert text["text"]["body"] == "Te comparto nuestro portafolio."
+    refused = await client.post(
+        f"/v1/conversations/{first.conversation_id}/messages",
+        json={
+            "text": "x",
+            "agent": "Laura",
+            "media": [{"kind": "image", "url": "http://plain.example/a.png"}],
+        },
+        headers=headers,
+    )
+    assert refused.status_code == 422

@@ -36,6 +36,7 @@ class WebChatAdapter:
             "quick_replies": [q.to_dict() for q in quick],
             "cards": [card.to_dict() for card in reply.cards[: caps.max_list_rows]],
             "links": [link.to_dict() for link in reply.links[: caps.max_buttons]],
+            "media": [item.to_dict() for item in reply.media[: caps.max_buttons]],
         }
         return [*payloads, last]
 

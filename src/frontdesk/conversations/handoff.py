@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -30,7 +31,7 @@ from frontdesk.conversations.repository import MessageRepository
 from frontdesk.conversations.schemas import ConversationOut
 from frontdesk.conversations.service import ConversationClosed
 from frontdesk.delivery import webhooks
-from frontdesk.engine.reply import Reply
+from frontdesk.engine.reply import Media, Reply
 from frontdesk.errors import Conflict, Invalid
 from frontdesk.security.audit import record
 from frontdesk.store.db import on_commit
@@ -198,6 +199,7 @@ async def human_reply(
     events: ConversationEvents,
     deliver: bool,
     client_id: str | None = None,
+    media: Sequence[Media] = (),
 ) -> HumanReply:
     """Store a person's answer on the conversation's channel, with its delivery job where the
     channel pushes (``deliver``), announced to the web chat's stream otherwise.
@@ -222,7 +224,8 @@ async def human_reply(
         taken = (
             await take(session, tenant, conversation, agent=agent, actor=actor, events=events)
         ).changed
-    payload = {**Reply(text=text, language=_language(tenant, conversation)).to_dict(), AGENT: agent}
+    reply = Reply(text=text, language=_language(tenant, conversation), media=tuple(media))
+    payload = {**reply.to_dict(), AGENT: agent}
     try:
         # A concurrent retry with the same client_id loses the race on the unique key.
         async with session.begin_nested():

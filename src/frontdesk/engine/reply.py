@@ -88,6 +88,49 @@ class Link:
         return cls(title=_text(data, "title"), url=_text(data, "url"))
 
 
+MediaKind = Literal["image", "document", "video", "audio"]
+MEDIA_KINDS: Final[tuple[MediaKind, ...]] = get_args(MediaKind)
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file sent with the reply, by its public ``https`` URL (a brochure, a portfolio image)."""
+
+    kind: MediaKind
+    url: str
+    caption: str = ""
+    filename: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {self.kind!r}")
+        if not self.url.startswith("https://") or len(self.url) > 2048:
+            raise ValueError("a media URL is an https URL of at most 2048 characters")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "caption": self.caption,
+            "filename": self.filename,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Media:
+        """Inverse of ``to_dict``; raises ``ValueError`` on malformed data."""
+        filename = data.get("filename")
+        if filename is not None and not isinstance(filename, str):
+            raise ValueError("'filename' must be a string or null")
+        caption = data.get("caption", "")
+        if not isinstance(caption, str):
+            raise ValueError("'caption' must be a string")
+        kind = _text(data, "kind")
+        if kind not in MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {kind!r}")
+        return cls(kind=kind, url=_text(data, "url"), caption=caption, filename=filename)
+
+
 ActionKind = Literal["create_or_update_lead", "transfer", "handoff", "schedule", "close"]
 ACTION_KINDS: Final[tuple[ActionKind, ...]] = get_args(ActionKind)
 
@@ -144,6 +187,7 @@ class Reply:
     links: tuple[Link, ...] = ()
     actions: tuple[Action, ...] = ()
     decision: Mapping[str, Any] | None = None
+    media: tuple[Media, ...] = ()
 
     def action(self, kind: ActionKind) -> Action | None:
         """The reply's first action of ``kind``, if any."""
@@ -161,6 +205,8 @@ class Reply:
             "actions": [action.to_dict() for action in self.actions],
             "handoff": self.handoff,
         }
+        if self.media:
+            data["media"] = [item.to_dict() for item in self.media]
         if self.decision is not None:
             data["decision"] = dict(self.decision)
         return data
@@ -186,6 +232,7 @@ class Reply:
             links=tuple(Link.from_dict(item) for item in _items(data, "links")),
             actions=tuple(Action.from_dict(item) for item in _items(data, "actions")),
             decision=_decision(data),
+            media=tuple(Media.from_dict(item) for item in _items(data, "media")),
         )
 
 

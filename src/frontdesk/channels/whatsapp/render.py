@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from frontdesk.channels.render import Capabilities, clip, split_text
-from frontdesk.engine.reply import Link, QuickReply, Reply, ServiceCard
+from frontdesk.engine.reply import Link, Media, QuickReply, Reply, ServiceCard
 
 CAPABILITIES: Final = Capabilities(
     max_text=4096,
@@ -25,12 +25,28 @@ CAPABILITIES: Final = Capabilities(
 )
 MAX_BUTTON_ID: Final = 256
 MAX_ROW_ID: Final = 200
+MAX_CAPTION: Final = 1024
+MAX_FILENAME: Final = 240
 LIST_LABEL: Final = {"es": "Ver opciones", "en": "See options"}
 Payload = dict[str, Any]
 
 
 def render(reply: Reply) -> list[Payload]:
-    """The payloads to send, in order (each still without ``to`` and ``messaging_product``)."""
+    """The payloads to send, in order (each still without ``to`` and ``messaging_product``):
+    media first, then the text, with any buttons on its last part."""
+    return [*(_media(item) for item in reply.media), *_messages(reply)]
+
+
+def _media(item: Media) -> Payload:
+    body: dict[str, Any] = {"link": item.url}
+    if item.caption and item.kind != "audio":  # WhatsApp takes no caption on audio
+        body["caption"] = clip(item.caption, MAX_CAPTION)
+    if item.kind == "document" and item.filename:
+        body["filename"] = clip(item.filename, MAX_FILENAME)
+    return {"type": item.kind, item.kind: body}
+
+
+def _messages(reply: Reply) -> list[Payload]:
     caps = CAPABILITIES
     text = _with_links(_with_cards(reply.text, reply.cards), reply.links)
     choices = reply.quick_replies[: caps.max_list_rows]

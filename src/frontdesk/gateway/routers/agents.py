@@ -4,7 +4,7 @@ on their channel, release it (secret key or access token with ``conversations:wr
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from frontdesk.conversations import handoff
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ConversationOut, MessageOut
+from frontdesk.engine.reply import Media
 from frontdesk.fields import Text
 from frontdesk.gateway.deps import Caller, RuntimeDep, Session, requires
 
@@ -34,6 +35,20 @@ class HandoffCreate(BaseModel):
     agent: Agent
 
 
+class MediaIn(BaseModel):
+    """A file sent with the answer, by a public https URL (WhatsApp fetches it from there)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["image", "document", "video", "audio"]
+    url: Text = Field(max_length=2048, pattern=r"^https://")
+    caption: Text = Field(default="", max_length=1024)
+    filename: Text | None = Field(default=None, max_length=240)
+
+    def part(self) -> Media:
+        return Media(kind=self.kind, url=self.url, caption=self.caption, filename=self.filename)
+
+
 class HumanReplyCreate(BaseModel):
     """A person's answer; ``client_id`` makes a retried call send it only once."""
 
@@ -44,6 +59,7 @@ class HumanReplyCreate(BaseModel):
     client_id: Text | None = Field(
         default=None, min_length=1, max_length=handoff.MAX_CLIENT_ID, pattern=r"^[\w.:-]+$"
     )
+    media: list[MediaIn] = Field(default_factory=list, max_length=5)
 
 
 class HandoffOut(ConversationOut):
@@ -102,6 +118,7 @@ async def reply_as_agent(
         events=rt.hub,
         deliver=rt.channels.needs_delivery(conversation.channel),
         client_id=body.client_id,
+        media=[item.part() for item in body.media],
     )
     if not result.duplicate:
         rt.metrics.messages.labels(conversation.channel, "out").inc()
