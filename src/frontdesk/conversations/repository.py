@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     Insert,
+    Integer,
     Select,
     String,
     Table,
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.conversations.models import ChannelIdentity, Contact, Conversation, Lead, Message
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.ids import new_id
-from frontdesk.store.base import utcnow
+from frontdesk.store.base import UTCDateTime, utcnow
 from frontdesk.store.repository import TenantRepository
 
 
@@ -134,6 +135,100 @@ _NEXT_SEQ = (
 _INSERT_JOB = insert(_table(OutboxJob))
 _INSERT_MESSAGE: dict[str, Insert] = {}
 """The message ``INSERT … ON CONFLICT DO NOTHING``, per dialect, built on first use."""
+
+
+def _store_query() -> Select[int]:
+    """PostgreSQL: the seq reservation, the message (skipped when its external id is stored
+    already) and its outbox job in one statement, data-modifying CTEs; answers the message's
+    seq, or no row for a duplicate (whose reservation the caller gives back)."""
+    conversations, messages, jobs = _table(Conversation), _table(Message), _table(OutboxJob)
+    tenant, now = bindparam("b_tenant", type_=Uuid()), bindparam("b_now", type_=UTCDateTime())
+    conversation = bindparam("b_conversation", type_=Uuid())
+
+    def text(name: str) -> Any:
+        return bindparam(name, type_=String())
+
+    seq = (
+        update(conversations)
+        .where(conversations.c.tenant_id == tenant, conversations.c.id == conversation)
+        .values(last_seq=conversations.c.last_seq + 1, updated_at=now)
+        .returning(conversations.c.last_seq)
+        .cte("seq")
+    )
+    message = (
+        postgresql.insert(messages)
+        .from_select(
+            [*_MESSAGE_COLUMNS[:4], "seq", *_MESSAGE_COLUMNS[4:]],
+            select(
+                bindparam("m_id", type_=Uuid()),
+                tenant,
+                now,
+                conversation,
+                seq.c.last_seq,
+                *(text(f"m_{name}") for name in ("direction", "channel", "sender", "text")),
+                bindparam("m_payload", type_=messages.c.payload.type),
+                text("m_status"),
+                text("m_external_id"),
+            ).select_from(seq),
+            include_defaults=False,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "channel", "external_id"])
+        .returning(messages.c.seq)
+        .cte("message")
+    )
+    job = (
+        insert(jobs)
+        .from_select(
+            [*_JOB_COLUMNS],
+            select(
+                bindparam("j_id", type_=Uuid()),
+                tenant,
+                now,
+                now,
+                now,
+                text("j_kind"),
+                bindparam("j_payload", type_=jobs.c.payload.type),
+                text("j_status"),
+                bindparam("j_attempts", type_=Integer()),
+                bindparam("j_max_attempts", type_=Integer()),
+                text("j_key"),
+            ).select_from(message),
+            include_defaults=False,
+        )
+        .cte("job")
+    )
+    return select(message.c.seq).add_cte(job)
+
+
+_MESSAGE_COLUMNS = (
+    "id",
+    "tenant_id",
+    "created_at",
+    "conversation_id",
+    "direction",
+    "channel",
+    "sender",
+    "text",
+    "payload",
+    "status",
+    "external_id",
+)
+_JOB_COLUMNS = (
+    "id",
+    "tenant_id",
+    "created_at",
+    "updated_at",
+    "run_at",
+    "kind",
+    "payload",
+    "status",
+    "attempts",
+    "max_attempts",
+    "idempotency_key",
+)
+_STORE = _store_query()
+DEFAULT_MAX_ATTEMPTS: int = getattr(_table(OutboxJob).c.max_attempts.default, "arg", 8)
+"""An outbox job's attempts unless its kind says otherwise (the column's default)."""
 
 
 class ContactRepository(TenantRepository[Contact]):
@@ -312,27 +407,6 @@ class ConversationRepository(TenantRepository[Conversation]):
 class MessageRepository(TenantRepository[Message]):
     model = Message
 
-    async def insert(self, values: dict[str, Any]) -> bool:
-        """Store a message with a Core ``INSERT``; False when a message with its ``external_id``
-        is stored already (a concurrent retry of it got there first)."""
-        dialect = self.session.get_bind().dialect.name
-        statement = _INSERT_MESSAGE.get(dialect)
-        if statement is None:
-            statement = insert_or_skip(
-                self.session, Message, "tenant_id", "channel", "external_id"
-            ).returning(_table(Message).c.id)
-            _INSERT_MESSAGE[dialect] = statement
-        inserted = await self.session.execute(statement, {"tenant_id": self.tenant_id, **values})
-        return inserted.first() is not None
-
-    async def insert_job(self, *, kind: str, payload: dict[str, Any], key: str) -> None:
-        """The outbox job of a message just stored, with a Core ``INSERT`` (its key is new by
-        construction: it names that message)."""
-        await self.session.execute(
-            _INSERT_JOB,
-            {"tenant_id": self.tenant_id, "kind": kind, "payload": payload, "idempotency_key": key},
-        )
-
     async def by_external_id(self, channel: str, external_id: str) -> Message | None:
         result = await self.session.execute(
             self.select().where(Message.channel == channel, Message.external_id == external_id)
@@ -358,6 +432,66 @@ class MessageRepository(TenantRepository[Message]):
             .limit(limit)
         )
         return list(reversed(result.scalars().all()))
+
+    async def store(
+        self, conversation_id: uuid.UUID, message: dict[str, Any], *, job: dict[str, Any]
+    ) -> int | None:
+        """Reserve the message's number in its conversation, store it (Core, ``ON CONFLICT DO
+        NOTHING`` on its external id: no savepoint) and its outbox ``job``; one statement on
+        PostgreSQL, three elsewhere. Answers its seq, or None when a message with its external
+        id is stored already (a concurrent retry got there first): nothing is written then.
+
+        ``message`` holds the columns of ``_MESSAGE_COLUMNS`` but ``tenant_id``; ``job`` the
+        outbox job's ``kind``, ``payload`` and ``key``.
+        """
+        conversations = ConversationRepository(self.session, self.tenant_id)
+        seq: int | None
+        if self.session.get_bind().dialect.name == "postgresql":
+            values = {f"m_{name}": value for name, value in message.items()}
+            values.update(
+                b_tenant=self.tenant_id,
+                b_now=message["created_at"],
+                b_conversation=conversation_id,
+                j_id=new_id(),
+                j_kind=job["kind"],
+                j_payload=job["payload"],
+                j_status="pending",
+                j_attempts=0,
+                j_max_attempts=DEFAULT_MAX_ATTEMPTS,
+                j_key=job["key"],
+            )
+            seq = (await self.session.execute(_STORE, values)).scalar_one_or_none()
+        else:
+            seq = await conversations.next_seq(conversation_id)
+            row = {"tenant_id": self.tenant_id, "conversation_id": conversation_id, "seq": seq}
+            if await self._insert({**message, **row}):
+                await self.session.execute(
+                    _INSERT_JOB,
+                    {
+                        "tenant_id": self.tenant_id,
+                        "kind": job["kind"],
+                        "payload": job["payload"],
+                        "idempotency_key": job["key"],
+                    },
+                )
+            else:
+                seq = None
+        if seq is None:
+            # This transaction holds the conversation's row lock since the reservation, so the
+            # number is still the last one: give it back.
+            await conversations.release_seq(conversation_id)
+        return seq
+
+    async def _insert(self, values: dict[str, Any]) -> bool:
+        dialect = self.session.get_bind().dialect.name
+        statement = _INSERT_MESSAGE.get(dialect)
+        if statement is None:
+            statement = insert_or_skip(
+                self.session, Message, "tenant_id", "channel", "external_id"
+            ).returning(_table(Message).c.id)
+            _INSERT_MESSAGE[dialect] = statement
+        inserted = await self.session.execute(statement, values)
+        return inserted.first() is not None
 
 
 class LeadRepository(TenantRepository[Lead]):

@@ -294,9 +294,9 @@ async def receive(
 
     ``external_id`` (a provider message id or a client's idempotency key) makes a retry
     return the message already stored instead of a second one, concurrent retries included.
-    The message and its decide job are written with Core statements (no unit-of-work flush):
-    the seq reservation, the message (``ON CONFLICT DO NOTHING`` on its external id) and the
-    job, three round trips.
+    The seq reservation, the message (``ON CONFLICT DO NOTHING`` on its external id) and its
+    decide job are written with Core statements, no unit-of-work flush: one round trip on
+    PostgreSQL (``MessageRepository.store``).
     """
     messages = MessageRepository(session, tenant.id)
     if conversation.status == "closed":
@@ -308,12 +308,9 @@ async def receive(
         if existing is not None:
             return Received(message=existing, duplicate=True)
         raise ConversationClosed("the conversation is closed; start a new one")
-    conversations = ConversationRepository(session, tenant.id)
     columns: dict[str, Any] = {
         "id": new_id(),
         "created_at": utcnow(),
-        "conversation_id": conversation.id,
-        "seq": await conversations.next_seq(conversation.id),
         "direction": "in",
         "channel": conversation.channel,
         "sender": sender,
@@ -322,18 +319,19 @@ async def receive(
         "status": "received",
         "external_id": external_id,
     }
-    if not await messages.insert(columns):
+    job = {
+        "kind": DECIDE_JOB,
+        "payload": {"conversation_id": str(conversation.id), "message_id": str(columns["id"])},
+        "key": f"decide:{columns['id']}",
+    }
+    seq = await messages.store(conversation.id, columns, job=job)
+    if seq is None:
         # A concurrent retry of the same message stored it first.
-        await conversations.release_seq(conversation.id)
         existing = await messages.by_external_id(conversation.channel, external_id or "")
         if existing is None:
             raise Conflict("the message could not be stored; retry")
         return Received(message=existing, duplicate=True)
-    await messages.insert_job(
-        kind=DECIDE_JOB,
-        payload={"conversation_id": str(conversation.id), "message_id": str(columns["id"])},
-        key=f"decide:{columns['id']}",
-    )
+    columns.update(conversation_id=conversation.id, seq=seq)
     wakeup = session.info.get("wakeup")
     if wakeup is not None:
         on_commit(session, wakeup)
