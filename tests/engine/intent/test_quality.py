@@ -6,6 +6,7 @@ No test here looks at time; latency is measured by ``bench.intent``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,16 +29,29 @@ def test_goals_on_the_held_out_set(classifier: IntentClassifier) -> None:
     _assert_goals(classifier, DATA / "holdout.csv")
 
 
-@pytest.mark.skipif(
-    not (DATA / "independent.csv").exists(), reason="no independently written set yet"
-)
-@pytest.mark.xfail(
-    reason="measured on the independent set: macro-F1 0.937 met, but purchase_intent precision "
-    "0.939 (goal 0.95) and es-en gap 0.036 (goal 0.03) not yet; see docs/engine.md",
-    strict=False,
-)
-def test_goals_on_the_independent_set(classifier: IntentClassifier) -> None:
-    _assert_goals(classifier, DATA / "independent.csv")
+def _independent(classifier: IntentClassifier) -> dict[str, Any]:
+    return metrics.summarise(metrics.classify_all(classifier, read_csv(DATA / "independent.csv")))
+
+
+def test_macro_f1_on_the_independent_set(classifier: IntentClassifier) -> None:
+    """Messages written apart from the training data: the model generalises beyond its own
+    phrasing."""
+    result = _independent(classifier)
+    assert result["macro_f1"] >= metrics.GOAL_MACRO_F1, result["per_label"]
+
+
+# Goals not met yet on the independent set (docs/engine.md has the figures). Strict: the day
+# they are met these tests fail as unexpected passes, and the marks must go.
+@pytest.mark.xfail(reason="purchase_intent precision 0.939 on the independent set", strict=True)
+def test_purchase_precision_on_the_independent_set(classifier: IntentClassifier) -> None:
+    result = _independent(classifier)
+    assert result["per_label"]["purchase_intent"]["precision"] >= 0.95
+
+
+@pytest.mark.xfail(reason="Spanish 0.953 vs English 0.917 on the independent set", strict=True)
+def test_languages_within_3_points_on_the_independent_set(classifier: IntentClassifier) -> None:
+    per_lang = _independent(classifier)["per_lang"]
+    assert abs(per_lang["es"]["macro_f1"] - per_lang["en"]["macro_f1"]) <= 0.03, per_lang
 
 
 def test_packaged_model_was_trained_on_the_committed_data(classifier: IntentClassifier) -> None:
