@@ -33,10 +33,13 @@ format: $(SYNCED)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(SYNCED)  ## web chat, security pipeline and tenancy benchmarks, each against its baseline
+bench: $(SYNCED)  ## every benchmark, each against its baseline (docs/benchmarks.md)
 	$(VENV)/bin/python -m bench.webchat --update-docs
 	$(VENV)/bin/python -m bench.pipeline --update-docs
 	$(VENV)/bin/python -m bench.tenancy --update-docs
+	$(VENV)/bin/python -m bench.intent --update-docs
+	$(VENV)/bin/python -m bench.engine --rounds 10
+	$(VENV)/bin/python -m bench.ingest --update-docs
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
