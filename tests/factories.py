@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from frontdesk.channels.connections import add_connection
-from frontdesk.engine.packs import default_pack_dir, load_pack
+from frontdesk.engine.packs import ContextPack, default_pack_dir, load_pack
 from frontdesk.runtime import Runtime
 from frontdesk.security.keys import create_key
 from frontdesk.tenancy.context import TenantContext
@@ -30,14 +30,16 @@ class SampleTenant:
         return self.context.slug
 
 
-async def make_tenant(rt: Runtime, *, with_pack: bool = True) -> SampleTenant:
+async def make_tenant(
+    rt: Runtime, *, with_pack: bool = True, pack: ContextPack | None = None
+) -> SampleTenant:
     slug = f"t-{secrets.token_hex(4)}"
     async with rt.db.session() as session:
         row = await create_tenant(
             session,
             TenantCreate(slug=slug, name=f"Tenant {slug}"),
             actor="test",
-            pack=PACK if with_pack else None,
+            pack=(pack or PACK) if with_pack else None,
         )
         issued = await create_key(session, row.id, kind="publishable", name="web", actor="test")
         context = to_context(row)
