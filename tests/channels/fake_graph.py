@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +34,13 @@ class Recorded:
 
 @dataclass
 class FakeGraph:
-    """``failures`` are answered, in order, to the next message sends instead of success."""
+    """``failures[number]`` are answered, in order, to that number's next message sends instead
+    of success (per number: the runtime is shared, and other tests' late jobs may call too)."""
 
     requests: list[Recorded] = field(default_factory=list)
-    failures: deque[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=deque)
+    failures: defaultdict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = field(
+        default_factory=lambda: defaultdict(deque)
+    )
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -65,6 +68,7 @@ class FakeGraph:
 
     def fail(
         self,
+        phone_number_id: str,
         status: int,
         code: int | None = None,
         *,
@@ -78,7 +82,7 @@ class FakeGraph:
         )
         headers = {"Retry-After": retry_after} if retry_after else {}
         for _ in range(times):
-            self.failures.append((status, body, headers))
+            self.failures[phone_number_id].append((status, body, headers))
 
     async def _messages(self, request: Request) -> Response:
         body = await request.json()
@@ -99,8 +103,8 @@ class FakeGraph:
         if body.get("status") == "read":
             self.requests.append(Recorded(phone, body, auth))
             return JSONResponse({"success": True})
-        if self.failures:
-            status, error, headers = self.failures.popleft()
+        if self.failures[phone]:
+            status, error, headers = self.failures[phone].popleft()
             self.requests.append(Recorded(phone, body, auth, refused=True))
             return JSONResponse(error, status_code=status, headers=headers)
         wamid = f"wamid.out{next(self._ids)}"

@@ -190,8 +190,8 @@ async def test_provider_429_and_5xx_are_retried_and_the_reply_sent_once(
     connected: tuple[SampleTenant, str],
 ) -> None:
     _tenant, phone_number_id = connected
-    graph.fail(429, 130429, retry_after="0")
-    graph.fail(503, times=2)
+    graph.fail(phone_number_id, 429, 130429, retry_after="0")
+    graph.fail(phone_number_id, 503, times=2)
     await post(client, meta.notification(phone_number_id, messages=[meta.text("hola")]))
     await eventually(lambda: graph.sent(phone_number_id), within=30)
     await asyncio.sleep(0.3)
