@@ -146,3 +146,29 @@ async def test_done_jobs_are_pruned_after_a_week_and_dead_letters_kept(runtime: 
             ).scalars()
         )
     assert left == {new_done, old_dead}
+
+
+async def test_a_suspended_tenants_jobs_wait_until_it_is_reactivated(runtime: Runtime) -> None:
+    from frontdesk.tenancy import service as tenants
+    from frontdesk.tenancy.repository import TenantTable
+
+    kind = f"test.{uuid.uuid4().hex}"
+    runner, seen = await _runner(runtime, kind, [None])
+    job_id = await _enqueue(runtime, kind)
+    tenant_id = (await _job(runtime, job_id)).tenant_id
+
+    async def set_status(status: str) -> None:
+        async with runtime.db.session() as session:
+            row = await TenantTable(session).by_id(tenant_id)
+            assert row is not None
+            await tenants.set_status(session, row, status, actor="test")  # type: ignore[arg-type]
+
+    await set_status("suspended")
+    assert await runner.run_due() == 0
+    job = await _job(runtime, job_id)
+    assert (job.status, job.attempts, seen) == ("pending", 0, [])
+
+    await set_status("active")
+    await runner.run_due()
+    assert (await _job(runtime, job_id)).status == "done"
+    assert seen == [{"n": 1}]

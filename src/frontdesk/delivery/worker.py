@@ -32,6 +32,7 @@ from frontdesk.observability.metrics import Metrics
 from frontdesk.store.base import utcnow
 from frontdesk.store.db import Database
 from frontdesk.store.scope import bind_tenant, system_scope
+from frontdesk.tenancy.models import Tenant
 
 Handler = Callable[[AsyncSession, OutboxJob], Awaitable[None]]
 Destination = Callable[[OutboxJob], str | None]
@@ -140,9 +141,14 @@ class JobRunner:
         now = utcnow()
         if not self._handlers:
             return []
-        due = OutboxJob.kind.in_(list(self._handlers)) & or_(
-            (OutboxJob.status == "pending") & (OutboxJob.run_at <= now),
-            (OutboxJob.status == "running") & (OutboxJob.locked_until < now),
+        due = (
+            OutboxJob.kind.in_(list(self._handlers))
+            & or_(
+                (OutboxJob.status == "pending") & (OutboxJob.run_at <= now),
+                (OutboxJob.status == "running") & (OutboxJob.locked_until < now),
+            )
+            # A suspended tenant's jobs wait, untouched, until it is reactivated.
+            & OutboxJob.tenant_id.in_(select(Tenant.id).where(Tenant.status == "active"))
         )
         async with self._db.session() as session, system_scope(session):
             query = select(OutboxJob).where(due).order_by(OutboxJob.run_at).limit(self._batch)
