@@ -988,6 +988,15 @@ def _statuses(responses: Iterable[httpx.Response]) -> list[int]:
     return sorted(r.status_code for r in responses)
 
 
+@pytest.fixture
+def one_window(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limiter's clock held still: a burst cannot straddle two of the fixed one-minute
+    windows (where a second quota legitimately begins), so exactly one quota is counted."""
+    now = runtime.limiter._clock()
+    monkeypatch.setattr(runtime.limiter, "_clock", lambda: now)
+
+
+@pytest.mark.usefixtures("one_window")
 async def test_a_parallel_burst_on_v1_lets_exactly_the_key_quota_through(
     http: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -1011,6 +1020,7 @@ async def test_a_parallel_burst_on_v1_lets_exactly_the_key_quota_through(
             assert response.headers["ratelimit-remaining"] == "0"
 
 
+@pytest.mark.usefixtures("one_window")
 async def test_rotated_keys_and_their_tokens_share_one_quota_under_a_burst(
     http: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -1033,6 +1043,7 @@ async def test_rotated_keys_and_their_tokens_share_one_quota_under_a_burst(
     assert _statuses(responses) == [200] * 6 + [429] * 18
 
 
+@pytest.mark.usefixtures("one_window")
 async def test_more_secret_keys_do_not_lift_the_tenant_quota(
     http: httpx.AsyncClient, runtime: Runtime
 ) -> None:
