@@ -8,7 +8,7 @@ from frontdesk.cli import admin, channels, handoff, jobs, llm, rights, security,
 from frontdesk.cli.chat import chat
 from frontdesk.cli.intent import intent_app
 from frontdesk.cli.secrets import secret_app
-from frontdesk.cli.serve import migrate, serve
+from frontdesk.cli.serve import migrate, serve, worker
 
 app = typer.Typer(
     name="frontdesk",
@@ -18,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(serve)
+app.command()(worker)
 app.command()(migrate)
 app.command()(chat)
 app.command("reply")(handoff.reply)
