@@ -67,7 +67,18 @@ from bench.load import (
     summarize,
 )
 from bench.pipeline import _median, _ratio, _times, _us, _verdict
-from bench.webchat import BenchError, _fmt, _pct, _tail, cpus, free_port, machine, spawn, stop
+from bench.webchat import (
+    BenchError,
+    _fmt,
+    _pct,
+    _tail,
+    cpus,
+    free_port,
+    machine,
+    replace_block,
+    spawn,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "ingest.json"
@@ -568,12 +579,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def update_docs(path: Path, block: str) -> None:
     """Rewrite the block between the ingestion results markers."""
-    text = path.read_text(encoding="utf-8")
-    start, end = text.find(RESULTS_START), text.find(RESULTS_END)
-    if start < 0 or end < start:
-        raise BenchError(f"{path.name} has no {RESULTS_START} … {RESULTS_END} block")
-    head = text[: start + len(RESULTS_START)]
-    path.write_text(f"{head}\n{block}\n{text[end:]}", encoding="utf-8")
+    replace_block(path, RESULTS_START, RESULTS_END, block)
 
 
 # ---------------------------------------------------------------- main

@@ -22,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.webchat import BenchError, replace_block
 from frontdesk.engine.intent.classifier import IntentClassifier
 from frontdesk.engine.intent.data import read_csv
 from frontdesk.engine.intent.metrics import GOAL_P99_MS, percentile
@@ -113,7 +114,6 @@ def markdown(report: dict[str, Any], command: str) -> str:
     cpu_ms, wall_ms = classify["cpu_p99"] / 1000, classify["wall_p99"] / 1000
     pinned = f"pinned to CPU {report['cpu']}" if report["cpu"] is not None else "not pinned"
     return (
-        f"{START}\n"
         f"Command: `{command}` ({report['messages']} held-out messages × {report['rounds']} "
         f"rounds, one call at a time, {pinned}, Python {report['python']}; load average "
         f"{report['load_average']:.1f} on 2 CPUs during the run).\n\n"
@@ -125,8 +125,7 @@ def markdown(report: dict[str, Any], command: str) -> str:
         f"(goal ≤ {GOAL_P99_MS:g} ms on one core: {_verdict(cpu_ms)}) and {wall_ms:.3f} ms of "
         f"wall clock ({_verdict(wall_ms)}); wall clock also counts the time the core was given "
         "to other processes. Loading the model takes "
-        f"{report['load_ms']:,.0f} ms, once per process.\n"
-        f"{END}"
+        f"{report['load_ms']:,.0f} ms, once per process."
     )
 
 
@@ -136,11 +135,7 @@ def _verdict(milliseconds: float) -> str:
 
 def update_docs(block: str) -> None:
     """Replace the results block of the intent section (its markers must be there)."""
-    text = DOCS.read_text(encoding="utf-8")
-    before, found, rest = text.partition(START)
-    if not found or END not in rest:
-        raise SystemExit(f"{DOCS.name}: no {START} … {END} block")
-    DOCS.write_text(before + block + rest.partition(END)[2], encoding="utf-8")
+    replace_block(DOCS, START, END, block)
 
 
 def cli() -> None:
@@ -165,7 +160,10 @@ def cli() -> None:
     )
     if args.update_docs:
         command = f"python -m bench.intent --rounds {args.rounds} --update-docs"
-        update_docs(markdown(report, command))
+        try:
+            update_docs(markdown(report, command))
+        except BenchError as exc:
+            raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -49,7 +49,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.load import RequestSpec, sign, signing_key
-from bench.webchat import BenchError, _fmt, _pct, _tail, cpus, free_port, machine, spawn, stop
+from bench.webchat import (
+    BenchError,
+    _fmt,
+    _pct,
+    _tail,
+    cpus,
+    free_port,
+    machine,
+    replace_block,
+    spawn,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
@@ -637,16 +648,10 @@ def update_docs(path: Path, block: str) -> None:
     """Rewrite the results block of the pipeline section (or the whole section, if it has none)."""
     text = path.read_text(encoding="utf-8")
     start, end = text.find(START_MARKER), text.find(END_MARKER)
-    if start < 0 or end < start:
-        raise BenchError(f"{path.name} has no {START_MARKER} … {END_MARKER} block")
-    inner_start = text.find(RESULTS_START, start, end)
-    inner_end = text.find(RESULTS_END, start, end)
-    if 0 <= inner_start < inner_end:
-        start, end, marker = inner_start, inner_end, RESULTS_START
+    if 0 <= text.find(RESULTS_START, start, end) < text.find(RESULTS_END, start, end):
+        replace_block(path, RESULTS_START, RESULTS_END, block)
     else:
-        marker = START_MARKER
-    head = text[: start + len(marker)]
-    path.write_text(f"{head}\n{block}\n{text[end:]}", encoding="utf-8")
+        replace_block(path, START_MARKER, END_MARKER, block)
 
 
 def chart(report: dict[str, Any]) -> str:

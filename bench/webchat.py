@@ -534,13 +534,19 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_docs(path: Path, block: str) -> None:
+def replace_block(path: Path, start_marker: str, end_marker: str, block: str) -> None:
+    """Write ``block`` between two markers of ``path`` (kept), as every benchmark records its
+    results in docs/benchmarks.md; ``BenchError`` when the markers are missing."""
     text = path.read_text(encoding="utf-8")
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise BenchError(f"{path.name} has no {START_MARKER} … {END_MARKER} block")
-    head = text[: start + len(START_MARKER)]
+        raise BenchError(f"{path.name} has no {start_marker} … {end_marker} block")
+    head = text[: start + len(start_marker)]
     path.write_text(f"{head}\n{block}\n{text[end:]}", encoding="utf-8")
+
+
+def update_docs(path: Path, block: str) -> None:
+    replace_block(path, START_MARKER, END_MARKER, block)
 
 
 def chart(report: dict[str, Any]) -> str:
