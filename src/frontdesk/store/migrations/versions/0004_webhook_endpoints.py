@@ -12,6 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import frontdesk.store.base
+from frontdesk.store import rls
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -19,11 +20,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TENANT_TABLES = ("webhook_endpoints", "webhook_secrets")
-# The same rule as 0003: the bound tenant's rows, or every row in the system scope.
-RULE = (
-    "current_setting('app.scope', true) = 'system' "
-    "OR tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
-)
 
 
 def upgrade() -> None:
@@ -88,19 +84,11 @@ def upgrade() -> None:
             unique=False,
         )
 
-    if op.get_bind().dialect.name == "postgresql":
-        for table in TENANT_TABLES:
-            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-            op.execute(
-                f"CREATE POLICY tenant_isolation ON {table} USING ({RULE}) WITH CHECK ({RULE})"
-            )
+    rls.enable(TENANT_TABLES)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in TENANT_TABLES:
-            op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
+    rls.disable(TENANT_TABLES)
     with op.batch_alter_table("webhook_secrets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_secrets_tenant_id_endpoint_id"))
         batch_op.drop_index(batch_op.f("ix_webhook_secrets_tenant_id"))
