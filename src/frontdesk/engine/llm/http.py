@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -146,7 +147,7 @@ def usage_counts(usage: Any) -> dict[str, int]:
     }
 
 
-class HttpChatProvider:
+class HttpChatProvider(ABC):
     """What the HTTP providers share: one client (or one per call), the URL and the retries.
 
     A subclass says how a request becomes a body (``payload``), which headers carry the key
@@ -162,17 +163,17 @@ class HttpChatProvider:
         self.policy = policy or RetryPolicy()
         self._client = client
 
+    @abstractmethod
     def payload(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body for ``request``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def headers(self) -> dict[str, str]:
         """The headers of every call (the API key among them)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def parse(self, data: dict[str, Any], request: ChatRequest) -> ChatResult:
         """The result in a response ``data``."""
-        raise NotImplementedError
 
     async def chat(self, request: ChatRequest) -> ChatResult:
         """Ask the server; raises ``LLMError`` when it gives no usable answer."""
