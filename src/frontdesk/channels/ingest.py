@@ -3,6 +3,7 @@ message id, and redeeming transfer codes) and status events (applied in order)."
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +132,7 @@ async def apply_status(
 
 
 async def last_customer_message(
-    session: AsyncSession, tenant: TenantContext, conversation_id: Any, channel: str
+    session: AsyncSession, tenant: TenantContext, conversation_id: uuid.UUID, channel: str
 ) -> Message | None:
     """The customer's latest message on ``channel`` in the conversation (for service windows)."""
     messages = MessageRepository(session, tenant.id)
