@@ -31,12 +31,15 @@ def test_add_list_remove_a_whatsapp_number(env: dict[str, str]) -> None:  # noqa
         *SECRETS,
         "--phone-number",
         "+57 300 123 4567",
+        "--set",
+        "template_language=en",
         "--json",
     )
     assert code == 0, err
     added = json.loads(out)
     assert added["account_id"] == "1093847561"
     assert added["options"]["phone_number"] == "573001234567"
+    assert added["options"]["template_language"] == "en"
     assert "EAAG-secret-token" not in out
 
     code, out, _ = invoke(env, "channel", "list", "acme", "--json")
@@ -87,6 +90,21 @@ def test_bad_input_is_one_line_and_exit_code_2(env: dict[str, str]) -> None:  # 
     assert code == 2
     assert err.startswith("error: app_secret:")
     assert len(err.strip().splitlines()) == 1
+    code, _, err = invoke(env, "channel", "add", "acme", "whatsapp", *SECRETS)
+    assert (code, err.strip()) == (2, "error: whatsapp needs the account: --phone-number-id")
+    # A secret not given is asked for on a terminal; without one it is refused, never empty.
+    code, _, err = invoke(
+        env, "channel", "add", "acme", "whatsapp", "--phone-number-id", "1", *SECRETS[:4]
+    )
+    assert (code, err.strip()) == (2, "error: whatsapp needs --access-token")
+    code, _, err = invoke(
+        env, "channel", "add", "acme", "whatsapp", "--account-id", "1", *SECRETS, "--set", "x=1"
+    )
+    assert (code, err.strip()) == (2, "error: whatsapp has no setting x")
+    code, _, err = invoke(
+        env, "channel", "add", "acme", "whatsapp", "--account-id", "1", *SECRETS, "--set", "x"
+    )
+    assert (code, err.strip()) == (2, "error: --set takes KEY=VALUE, not 'x'")
     code, _, err = invoke(env, "channel", "remove", "acme", "nope")
     assert (code, err.strip()) == (2, "error: acme has no connection 'nope'")
     code, _, err = invoke(env, "channel", "list", "missing")

@@ -66,6 +66,8 @@ class WhatsAppOptions(BaseModel):
 
 CREDENTIALS: dict[str, type[BaseModel]] = {"whatsapp": WhatsAppCredentials}
 OPTIONS: dict[str, type[BaseModel]] = {"whatsapp": WhatsAppOptions}
+ACCOUNT_FLAGS: dict[str, str] = {"whatsapp": "phone-number-id"}
+"""The ``frontdesk channel add`` flag that names each kind's account."""
 
 
 class ConnectionNotFound(NotFound):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -15,9 +16,7 @@ from frontdesk.settings import Settings
 from frontdesk.store.db import Database
 from frontdesk.tenancy import service as tenants
 
-channel_app = typer.Typer(
-    help="Connect tenants' channel accounts (WhatsApp).", no_args_is_help=True
-)
+channel_app = typer.Typer(help="Connect tenants' channel accounts.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 ACTOR = "cli"
 
@@ -44,52 +43,67 @@ def _box(config: Settings) -> SecretBox:
 @channel_app.command("add")
 def channel_add(
     tenant: Annotated[str, typer.Argument(help="The tenant's slug.")],
-    kind: Annotated[str, typer.Argument(help="The channel: whatsapp.")],
-    phone_number_id: Annotated[
-        str, typer.Option(help="WhatsApp: the phone-number id of the Cloud API number.")
-    ],
+    kind: Annotated[str, typer.Argument(help="The channel: " + ", ".join(connections.KINDS) + ".")],
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--phone-number-id",
+            "--page-id",
+            "--account-id",
+            "--address",
+            help="The provider's id of the account: WhatsApp's phone-number id, the Messenger "
+            "page id, the Instagram account id, the mailbox address, the CRM account.",
+        ),
+    ] = None,
     app_secret: Annotated[
-        str,
-        typer.Option(
-            prompt=True, hide_input=True, help="The Meta app's secret (asked for if omitted)."
-        ),
-    ],
+        str | None, typer.Option(help="Meta: the app's secret (asked for if omitted).")
+    ] = None,
     verify_token: Annotated[
-        str,
-        typer.Option(
-            prompt=True, hide_input=True, help="The webhook verify token you chose in Meta's app."
-        ),
-    ],
+        str | None, typer.Option(help="Meta: the webhook verify token you chose in the app.")
+    ] = None,
     access_token: Annotated[
-        str,
+        str | None,
         typer.Option(
-            prompt=True,
-            hide_input=True,
-            help="A system user's access token (asked for if omitted).",
+            help="The token that sends: a system user's or page's (asked for if omitted)."
         ),
-    ],
+    ] = None,
     phone_number: Annotated[
-        str | None, typer.Option(help="The number customers see, for wa.me links: +57…")
+        str | None, typer.Option(help="WhatsApp: the number customers see, for wa.me links: +57…")
     ] = None,
     template: Annotated[
         str | None,
-        typer.Option(help="Approved template that re-opens a conversation after 24 hours."),
+        typer.Option(help="WhatsApp: approved template that re-opens a conversation after 24 h."),
     ] = None,
-    template_language: Annotated[str, typer.Option(help="The template's language code.")] = "es",
+    template_language: Annotated[
+        str | None, typer.Option(help="WhatsApp: the template's language code (es).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Any other setting or credential of the channel (repeatable); secrets the "
+            "channel needs and that are not given are asked for.",
+        ),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Connect a channel account to a tenant; its credentials are sealed, never shown again."""
     if kind not in connections.KINDS:
         fail(f"unknown channel '{kind}': one of {', '.join(connections.KINDS)}")
-    config = settings()
-    box = _box(config)
-    credentials = {
+    if not account:
+        fail(f"{kind} needs the account: --{connections.ACCOUNT_FLAGS[kind]}")
+    given = {
         "app_secret": app_secret,
         "verify_token": verify_token,
         "access_token": access_token,
+        "phone_number": phone_number,
+        "reengagement_template": template,
+        "template_language": template_language,
     }
-    options = {"phone_number": phone_number, "reengagement_template": template}
-    options |= {"template_language": template_language}
+    credentials, options = _split_settings(kind, given, set_ or [])
+    config = settings()
+    box = _box(config)
 
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:
@@ -99,7 +113,7 @@ def channel_add(
                 box,
                 row.id,
                 kind=kind,
-                account_id=phone_number_id,
+                account_id=account,
                 credentials=credentials,
                 options=options,
                 actor=ACTOR,
@@ -111,6 +125,34 @@ def channel_add(
         print_json(data)
     else:
         out.print(f"connected {kind} {data['account_id']} to {tenant} ({data['id']})")
+
+
+def _split_settings(
+    kind: str, given: dict[str, str | None], pairs: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The kind's credentials and options from the named flags and ``--set KEY=VALUE``; a
+    required secret not given is asked for (hidden), or refused when there is no terminal."""
+    secret_fields = connections.CREDENTIALS[kind].model_fields
+    option_fields = connections.OPTIONS[kind].model_fields
+    values = {key: value for key, value in given.items() if value is not None}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            fail(f"--set takes KEY=VALUE, not '{pair[:40]}'")
+        values[key] = value
+    unknown = sorted(set(values) - set(secret_fields) - set(option_fields))
+    if unknown:
+        fail(f"{kind} has no setting {', '.join(unknown)}")
+    credentials = {k: v for k, v in values.items() if k in secret_fields}
+    for name, field in secret_fields.items():
+        if name in credentials or not field.is_required():
+            continue
+        if not sys.stdin.isatty():
+            fail(f"{kind} needs --{name.replace('_', '-')}")
+        credentials[name] = typer.prompt(name.replace("_", " "), hide_input=True)
+    options = {k: v for k, v in values.items() if k in option_fields}
+    return credentials, options
 
 
 @channel_app.command("list")
