@@ -15,12 +15,20 @@ MAX_SEQ = 2**31 - 1
 
 
 class MessageCreate(BaseModel):
-    """A visitor's message; ``client_id`` makes a retried send land only once."""
+    """A visitor's message; ``client_id`` makes a retried send land only once; ``payload`` is a
+    tapped quick reply's payload (``service:<id>``, ``cta:<id>``), read as that choice."""
 
     model_config = ConfigDict(extra="forbid")
 
     text: Text = Field(min_length=1, max_length=4000)
     client_id: Text | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.:-]+$")
+    payload: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=200,
+        pattern=r"^[a-z]{1,16}:[a-z0-9]+(?:-[a-z0-9]+)*$",
+        description="the payload of the quick reply the visitor tapped",
+    )
 
 
 class MessageOut(BaseModel):

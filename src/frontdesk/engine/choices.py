@@ -1,7 +1,8 @@
 """Quick replies coming back: a tapped button names a call to action or a service.
 
 Buttons carry a payload (``cta:<id>``, ``service:<id>``) and a title. WhatsApp sends the payload
-back (the inbound message's ``id``); the web chat sends the title as the message's text. Both
+back (the inbound message's ``id``); the web chat sends the title as the message's text and the
+payload beside it (the stored message's ``payload``), or the title alone from older clients. All
 are read back here into a ``Choice`` — so tapping "Continuar por WhatsApp" is that call to
 action, whatever the intent engine would make of the words.
 """

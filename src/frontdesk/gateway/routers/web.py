@@ -127,7 +127,13 @@ async def send_message(
     if conversation.channel != "webchat":
         raise ConversationMoved(f"this conversation continues on {conversation.channel}")
     received = await conversations.receive(
-        session, tenant, conversation, text=body.text, external_id=body.client_id, events=rt.hub
+        session,
+        tenant,
+        conversation,
+        text=body.text,
+        external_id=body.client_id,
+        events=rt.hub,
+        payload={"payload": body.payload} if body.payload else None,
     )
     rt.metrics.messages.labels(conversation.channel, "in").inc(0 if received.duplicate else 1)
     message = received.message
