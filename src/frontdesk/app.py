@@ -21,6 +21,7 @@ from frontdesk.gateway.routers import (
     demo,
     ops,
     providers,
+    sdk,
     web,
     webhooks,
 )
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(providers.router)
     app.include_router(web.router)
     app.include_router(demo.router)
+    app.include_router(sdk.router)
     app.include_router(webhooks.router)
     app.add_middleware(
         Pipeline,

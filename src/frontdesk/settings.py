@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     seed_owner: bool = Field(default=True, description="register the owner tenant on start")
     owner_slug: str = "colombiatic"
     pack_dir: Path | None = None
+    sdk_dir: Path | None = Field(
+        default=None, description="the built JavaScript SDK (default: the checkout's sdk/js/dist)"
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list, description="proxy addresses/networks whose X-Forwarded-For counts"
     )
