@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.models import ChannelConnection
+from frontdesk.crm.schemas import HubSpotCredentials, HubSpotOptions
 from frontdesk.errors import Conflict, Invalid, NotFound
 from frontdesk.realtime.invalidation import announce
 from frontdesk.security import audit
@@ -28,8 +29,8 @@ from frontdesk.tenancy.context import Connection
 from frontdesk.tenancy.models import Tenant
 from frontdesk.tenancy.service import TOPIC
 
-Kind = Literal["whatsapp"]
-KINDS: tuple[Kind, ...] = ("whatsapp",)
+Kind = Literal["whatsapp", "hubspot"]
+KINDS: tuple[Kind, ...] = ("whatsapp", "hubspot")
 
 
 class WhatsAppCredentials(BaseModel):
@@ -64,9 +65,12 @@ class WhatsAppOptions(BaseModel):
         return digits
 
 
-CREDENTIALS: dict[str, type[BaseModel]] = {"whatsapp": WhatsAppCredentials}
-OPTIONS: dict[str, type[BaseModel]] = {"whatsapp": WhatsAppOptions}
-ACCOUNT_FLAGS: dict[str, str] = {"whatsapp": "phone-number-id"}
+CREDENTIALS: dict[str, type[BaseModel]] = {
+    "whatsapp": WhatsAppCredentials,
+    "hubspot": HubSpotCredentials,
+}
+OPTIONS: dict[str, type[BaseModel]] = {"whatsapp": WhatsAppOptions, "hubspot": HubSpotOptions}
+ACCOUNT_FLAGS: dict[str, str] = {"whatsapp": "phone-number-id", "hubspot": "account-id"}
 """The ``frontdesk channel add`` flag that names each kind's account."""
 
 

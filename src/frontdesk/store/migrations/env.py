@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from frontdesk.channels import models as _channels  # noqa: F401
 from frontdesk.conversations import models as _conversations  # noqa: F401
+from frontdesk.crm import models as _crm  # noqa: F401
 from frontdesk.delivery import models as _delivery  # noqa: F401
 from frontdesk.realtime import models as _realtime  # noqa: F401
 from frontdesk.security import models as _security  # noqa: F401
