@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.channels.email.settings import EmailCredentials, EmailOptions
 from frontdesk.channels.models import ChannelConnection
 from frontdesk.crm.schemas import HubSpotCredentials, HubSpotOptions
 from frontdesk.errors import Conflict, Invalid, NotFound
@@ -29,8 +30,8 @@ from frontdesk.tenancy.context import Connection
 from frontdesk.tenancy.models import Tenant
 from frontdesk.tenancy.service import TOPIC
 
-Kind = Literal["whatsapp", "hubspot"]
-KINDS: tuple[Kind, ...] = ("whatsapp", "hubspot")
+Kind = Literal["whatsapp", "hubspot", "email"]
+KINDS: tuple[Kind, ...] = ("whatsapp", "hubspot", "email")
 
 
 class WhatsAppCredentials(BaseModel):
@@ -68,9 +69,18 @@ class WhatsAppOptions(BaseModel):
 CREDENTIALS: dict[str, type[BaseModel]] = {
     "whatsapp": WhatsAppCredentials,
     "hubspot": HubSpotCredentials,
+    "email": EmailCredentials,
 }
-OPTIONS: dict[str, type[BaseModel]] = {"whatsapp": WhatsAppOptions, "hubspot": HubSpotOptions}
-ACCOUNT_FLAGS: dict[str, str] = {"whatsapp": "phone-number-id", "hubspot": "account-id"}
+OPTIONS: dict[str, type[BaseModel]] = {
+    "whatsapp": WhatsAppOptions,
+    "hubspot": HubSpotOptions,
+    "email": EmailOptions,
+}
+ACCOUNT_FLAGS: dict[str, str] = {
+    "whatsapp": "phone-number-id",
+    "hubspot": "account-id",
+    "email": "address",
+}
 """The ``frontdesk channel add`` flag that names each kind's account."""
 
 
@@ -143,7 +153,7 @@ async def add_connection(
     actor: str,
 ) -> ChannelConnection:
     """Connect a provider account to the tenant; the credentials are sealed, never returned."""
-    account_id = _account(account_id)
+    account_id = _account(account_id.lower() if kind == "email" else account_id)
     secrets = _validated(kind, CREDENTIALS, credentials)
     settings = _validated(kind, OPTIONS, options or {})
     async with system_scope(session):

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from frontdesk.channels import models as _channels  # noqa: F401
+from frontdesk.channels.email import models as _email  # noqa: F401
 from frontdesk.conversations import models as _conversations  # noqa: F401
 from frontdesk.crm import models as _crm  # noqa: F401
 from frontdesk.delivery import models as _delivery  # noqa: F401
