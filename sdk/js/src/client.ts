@@ -265,7 +265,8 @@ export class FrontDeskClient {
     try {
       if (!this._env.onLine()) throw networkError("the browser is offline");
       this._setConnection(this._connection === "online" ? "online" : "reconnecting");
-      if (!this._session?.conversation_id) await this._start();
+      // Once per page (a fresh token, who the visitor is), and when the conversation changed.
+      if (!this._info || !this._session?.conversation_id) await this._start();
       await this._catchUp();
       this._openStream();
       this._backoff.reset();
