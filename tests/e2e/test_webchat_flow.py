@@ -33,7 +33,7 @@ def _start(http: httpx.Client, key: str, token: str | None = None) -> dict[str, 
 
 def _owner_key(http: httpx.Client) -> str:
     page = http.get("/").text
-    marker = 'key = "'
+    marker = '"publishableKey":"'
     start = page.index(marker) + len(marker)
     return page[start : page.index('"', start)]
 

@@ -189,3 +189,48 @@ async def test_any_origin_may_load_the_sdk_unlike_the_tenant_routes(
 
 def test_the_default_directory_is_the_checkouts_build() -> None:
     assert default_sdk_dir() == Path(__file__).resolve().parents[2] / "sdk" / "js" / "dist"
+
+
+@pytest.mark.parametrize(
+    ("path", "script"), [("/", "frontdesk.js"), ("/examples/sdk", "frontdesk-core.js")]
+)
+async def test_the_pages_load_the_sdk_with_its_sri_hash_under_a_strict_csp(
+    client: httpx.AsyncClient, dist: Path, path: str, script: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200
+    integrity = sri((dist / script).read_bytes())
+    assert (
+        f'<script src="/sdk/v1/{script}" integrity="{integrity}" crossorigin="anonymous">'
+        in response.text
+    )
+    csp = response.headers["content-security-policy"]
+    nonce = csp.split("'nonce-", 1)[1].split("'", 1)[0]
+    assert "script-src 'self' 'nonce-" in csp
+    assert "connect-src 'self'" in csp
+    # Every inline script carries the nonce (or is data, which never runs).
+    for tag in response.text.split("<script")[1:]:
+        opening = tag.split(">", 1)[0]
+        assert f'nonce="{nonce}"' in opening or "src=" in opening or "application/json" in opening
+    assert '"tenant":"colombiatic"' in response.text
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_the_demo_shows_the_snippet_with_the_hash(
+    client: httpx.AsyncClient, dist: Path
+) -> None:
+    response = await client.get("/")
+    integrity = sri((dist / "frontdesk.js").read_bytes())
+    assert f"integrity=&quot;{integrity}&quot;" in response.text
+    assert "FrontDesk.widget.mount(" in response.text
+
+
+async def test_the_pages_say_when_the_sdk_is_not_built(
+    client: httpx.AsyncClient, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.settings, "sdk_dir", tmp_path / "missing")
+    for path in ("/", "/examples/sdk"):
+        response = await client.get(path)
+        assert response.status_code == 200
+        assert "is not built" in response.text
+        assert "/sdk/v1/" not in response.text

@@ -1,42 +1,99 @@
-"""The demo page at ``/``: chat with the owner tenant's assistant in a browser."""
+"""The demo pages for the owner tenant: ``/``, the chat widget added with the SDK's snippet, and
+``/examples/sdk``, the SDK used from a page's own code without the widget.
+
+Both pages load the SDK from this server with its Subresource Integrity hash, under a strict
+CSP (this origin's scripts and the page's one inline script, by nonce; ``connect-src 'self'``).
+The browser calls the owner tenant from this same origin, which its CORS lets through without
+listing it among the tenant's allowed origins.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 import secrets
 from importlib.resources import files
 
+import orjson
 from fastapi import APIRouter
 from starlette.responses import HTMLResponse
 
 from frontdesk.gateway.deps import RuntimeDep
+from frontdesk.gateway.routers.sdk import router as sdk_router
+from frontdesk.gateway.routers.sdk import sdk_files
+from frontdesk.runtime import Runtime
 from frontdesk.security.cors import security_headers
 from frontdesk.security.keys import publishable_key
 from frontdesk.tenancy.repository import TenantTable
 
 router = APIRouter(include_in_schema=False)
-PAGE = files("frontdesk.gateway").joinpath("static/demo.html")
+STATIC = files("frontdesk.gateway").joinpath("static")
+_PLACEHOLDER = re.compile(r"\{\{(name|snippet|sdk|config|nonce)\}\}")
+NOT_BUILT = (
+    '<p class="notice" role="alert">The JavaScript SDK is not built on this server: '
+    "<code>make setup</code> builds it (<code>sdk/js</code>, Node 20+).</p>"
+)
 
 
-@router.get("/")
-async def demo(rt: RuntimeDep) -> HTMLResponse:
+def _snippet(base_url: str, script: str, integrity: str, config: dict[str, object]) -> str:
+    """The snippet a site pastes (shown on the demo page)."""
+    options = ", ".join(f"{name}: {orjson.dumps(value).decode()}" for name, value in config.items())
+    return (
+        f'<script src="{base_url}{sdk_router.prefix}/{script}"\n'
+        f'        integrity="{integrity}" crossorigin="anonymous"></script>\n'
+        "<script>\n"
+        f'  FrontDesk.widget.mount({{ {options}, baseUrl: "{base_url}" }});\n'
+        "</script>"
+    )
+
+
+async def _page(rt: Runtime, template: str, *, script: str) -> HTMLResponse:
+    """``template`` for the owner tenant, loading the SDK bundle ``script``."""
     slug = rt.settings.owner_slug
     async with rt.db.session() as session:
         tenant = await TenantTable(session).by_slug(slug)
         key = await publishable_key(session, tenant.id) if tenant else None
         name = tenant.name if tenant else slug
     nonce = secrets.token_urlsafe(16)
-    page = (
-        PAGE.read_text(encoding="utf-8")
-        .replace("{{tenant}}", html.escape(slug))
-        .replace("{{key}}", html.escape(key or ""))
-        .replace("{{name}}", html.escape(name))
-        .replace("{{nonce}}", nonce)
+    config: dict[str, object] = {"tenant": slug, "publishableKey": key or ""}
+    bundle = sdk_files(rt.settings).get(script)
+    if bundle is None:
+        sdk = NOT_BUILT
+        snippet = ""
+    else:
+        sdk = (
+            f'<script src="{sdk_router.prefix}/{script}" integrity="{bundle.integrity}" '
+            'crossorigin="anonymous"></script>'
+        )
+        snippet = _snippet(rt.settings.base_url, script, bundle.integrity, config)
+    # JSON inside a <script> element: "<" escaped, so no value can close the element.
+    data = orjson.dumps(config).decode().replace("<", "\\u003c")
+    values = {
+        "name": html.escape(name),
+        "snippet": html.escape(snippet),
+        "sdk": sdk,
+        "config": data,
+        "nonce": nonce,
+    }
+    # One pass, so a value that holds a placeholder is not filled in again.
+    page = _PLACEHOLDER.sub(
+        lambda found: values[found.group(1)],
+        STATIC.joinpath(template).read_text(encoding="utf-8"),
     )
     headers = {
-        name.decode(): value.decode()
-        for name, value in security_headers(
+        header.decode(): value.decode()
+        for header, value in security_headers(
             html=True, tls=rt.settings.behind_tls, script_nonce=nonce
         )
     }
     return HTMLResponse(page, headers={"Cache-Control": "no-store", **headers})
+
+
+@router.get("/")
+async def demo(rt: RuntimeDep) -> HTMLResponse:
+    return await _page(rt, "demo.html", script="frontdesk.js")
+
+
+@router.get("/examples/sdk")
+async def sdk_example(rt: RuntimeDep) -> HTMLResponse:
+    return await _page(rt, "example-sdk.html", script="frontdesk-core.js")
