@@ -19,6 +19,7 @@ from frontdesk.gateway.routers import (
     channels,
     connections,
     demo,
+    messaging,
     ops,
     providers,
     sdk,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(connections.router)
     app.include_router(channels.router)
     app.include_router(providers.router)
+    app.include_router(messaging.router)
     app.include_router(web.router)
     app.include_router(demo.router)
     app.include_router(sdk.router)

@@ -8,6 +8,9 @@ from redis.asyncio import Redis
 
 from frontdesk.channels.api import ApiChannelAdapter
 from frontdesk.channels.base import ChannelRegistry
+from frontdesk.channels.instagram.adapter import InstagramAdapter
+from frontdesk.channels.messenger.adapter import MessengerAdapter
+from frontdesk.channels.meta_messaging.client import SendApi
 from frontdesk.channels.webchat import WebChatAdapter
 from frontdesk.channels.whatsapp.adapter import WhatsAppAdapter
 from frontdesk.channels.whatsapp.client import GraphClient
@@ -100,8 +103,14 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
     jobs = JobRunner(db, metrics, poll_seconds=settings.job_poll_seconds)
     db.session_info.update(wakeup=jobs.wakeup, bus=bus)
     engine = engine or Engine(box=box)
-    graph = GraphClient(settings.whatsapp_graph_url)
-    channels = ChannelRegistry(WebChatAdapter(), ApiChannelAdapter(), WhatsAppAdapter(box, graph))
+    graph = GraphClient(settings.graph_url)
+    channels = ChannelRegistry(
+        WebChatAdapter(),
+        ApiChannelAdapter(),
+        WhatsAppAdapter(box, graph),
+        MessengerAdapter(box, SendApi(graph)),
+        InstagramAdapter(box, SendApi(graph)),
+    )
     jobs.register(
         "engine.decide",
         make_decide(tenants, engine, hub, needs_delivery=channels.needs_delivery),

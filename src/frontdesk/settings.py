@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
@@ -51,9 +51,13 @@ class Settings(BaseSettings):
         description="false for web-only processes when separate worker processes run the jobs",
     )
     sse_ping_seconds: float = Field(default=15.0, gt=0)
-    whatsapp_graph_url: str = Field(
+    graph_url: str = Field(  # type: ignore[pydantic-alias]  # the old name is still read
         default="https://graph.facebook.com/v21.0",
-        description="Meta Graph API base URL (with its version) that WhatsApp messages go to",
+        validation_alias=AliasChoices(
+            "graph_url", "whatsapp_graph_url", "FRONTDESK_GRAPH_URL", "FRONTDESK_WHATSAPP_GRAPH_URL"
+        ),
+        description="Meta Graph API base URL (with its version) that WhatsApp, Messenger and "
+        "Instagram messages go to (FRONTDESK_WHATSAPP_GRAPH_URL is still read)",
     )
     webhooks_allow_private: bool = Field(
         default=False,

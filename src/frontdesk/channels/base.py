@@ -36,6 +36,9 @@ class Outbound:
     """The provider's id of the customer message this answers (marked as read)."""
     start: int = 0
     """Parts already sent by an earlier attempt (a long reply goes out in several)."""
+    sender: str = "assistant"
+    """Who wrote it: ``assistant``, or ``agent`` for a person's answer (some channels allow a
+    person more time to answer than the assistant)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.email.settings import EmailCredentials, EmailOptions
+from frontdesk.channels.meta_messaging.settings import (
+    InstagramOptions,
+    MessengerOptions,
+    PageCredentials,
+)
 from frontdesk.channels.models import ChannelConnection
 from frontdesk.crm.schemas import HubSpotCredentials, HubSpotOptions
 from frontdesk.errors import Conflict, Invalid, NotFound
@@ -30,8 +35,8 @@ from frontdesk.tenancy.context import Connection
 from frontdesk.tenancy.models import Tenant
 from frontdesk.tenancy.service import TOPIC
 
-Kind = Literal["whatsapp", "hubspot", "email"]
-KINDS: tuple[Kind, ...] = ("whatsapp", "hubspot", "email")
+Kind = Literal["whatsapp", "hubspot", "email", "messenger", "instagram"]
+KINDS: tuple[Kind, ...] = ("whatsapp", "hubspot", "email", "messenger", "instagram")
 
 
 class WhatsAppCredentials(BaseModel):
@@ -70,16 +75,22 @@ CREDENTIALS: dict[str, type[BaseModel]] = {
     "whatsapp": WhatsAppCredentials,
     "hubspot": HubSpotCredentials,
     "email": EmailCredentials,
+    "messenger": PageCredentials,
+    "instagram": PageCredentials,
 }
 OPTIONS: dict[str, type[BaseModel]] = {
     "whatsapp": WhatsAppOptions,
     "hubspot": HubSpotOptions,
     "email": EmailOptions,
+    "messenger": MessengerOptions,
+    "instagram": InstagramOptions,
 }
 ACCOUNT_FLAGS: dict[str, str] = {
     "whatsapp": "phone-number-id",
     "hubspot": "account-id",
     "email": "address",
+    "messenger": "page-id",
+    "instagram": "account-id",
 }
 """The ``frontdesk channel add`` flag that names each kind's account."""
 

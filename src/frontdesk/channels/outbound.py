@@ -45,6 +45,7 @@ async def prepare(
         last_customer_at=last.created_at if last else None,
         in_reply_to=await _answered(session, tenant, message),
         start=start,
+        sender=message.sender,
     )
 
 

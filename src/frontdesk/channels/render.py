@@ -7,6 +7,7 @@ payloads it sends; the text helpers here are shared by all of them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -26,6 +27,9 @@ class Capabilities:
     max_row_description: int = 0
     max_interactive_body: int = 0
     cards: bool = False
+    max_text_bytes: int = 0
+    """When set, a text is also bounded in UTF-8 bytes (Instagram counts bytes, not
+    characters)."""
 
 
 def clip(text: str, limit: int) -> str:
@@ -36,17 +40,21 @@ def clip(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS if limit > 1 else text[:limit]
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """``text`` in chunks of at most ``limit`` characters, broken after sentences where it can,
-    else between words, else anywhere; paragraphs stay paragraphs inside a chunk, and nothing
-    is lost but whitespace."""
-    if limit < 1:
-        raise ValueError("limit must be positive")
+def split_text(text: str, limit: int, *, max_bytes: int = 0) -> list[str]:
+    """``text`` in chunks of at most ``limit`` characters (and ``max_bytes`` UTF-8 bytes when
+    given), broken after sentences where it can, else between words, else anywhere; paragraphs
+    stay paragraphs inside a chunk, and nothing is lost but whitespace."""
+    if limit < 1 or max_bytes < 0 or 0 < max_bytes < 4:
+        raise ValueError("limit must be positive, and a byte limit hold any character")
+
+    def fits(chunk: str) -> bool:
+        return len(chunk) <= limit and (not max_bytes or len(chunk.encode()) <= max_bytes)
+
     chunks: list[str] = []
     current = ""
-    for separator, piece in _pieces(text.strip(), limit):
+    for separator, piece in _pieces(text.strip(), limit, fits):
         joined = f"{current}{separator}{piece}" if current else piece
-        if len(joined) <= limit:
+        if fits(joined):
             current = joined
         else:
             chunks.append(current)
@@ -56,19 +64,32 @@ def split_text(text: str, limit: int) -> list[str]:
     return chunks
 
 
-def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
-    """(separator before it, sentence) pairs, each sentence at most ``limit`` long (longer ones
+def _pieces(text: str, limit: int, fits: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """(separator before it, sentence) pairs, each sentence one that ``fits`` (longer ones
     broken between words, or anywhere)."""
     pieces: list[tuple[str, str]] = []
     parts = _SENTENCE_END.split(text)
     separators = ["", *(("\n\n" if "\n" in gap else " ") for gap in parts[1::2])]
     for separator, sentence in zip(separators, parts[::2], strict=True):
         sentence = sentence.strip()
-        while len(sentence) > limit:
-            cut = sentence.rfind(" ", 0, limit + 1)
-            cut = cut if cut > 0 else limit
+        while not fits(sentence):
+            room = _room(sentence[:limit], fits)
+            cut = sentence.rfind(" ", 0, room + 1)
+            cut = cut if cut > 0 else room
             pieces.append((separator, sentence[:cut].rstrip()))
             separator, sentence = " ", sentence[cut:].lstrip()
         if sentence:
             pieces.append((separator, sentence))
     return pieces
+
+
+def _room(text: str, fits: Callable[[str], bool]) -> int:
+    """How many of ``text``'s first characters fit (at least one)."""
+    low, high = 1, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(text[:middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -21,8 +21,12 @@ router = APIRouter(prefix="/v1/admin/tenants/{slug}/channels", tags=["platform a
 class ConnectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["whatsapp"]
-    account_id: str = Field(min_length=1, max_length=64, description="WhatsApp: phone-number id")
+    kind: connections.Kind
+    account_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="WhatsApp: phone-number id; Messenger: page id; Instagram: account id",
+    )
     credentials: dict[str, str] = Field(
         description="WhatsApp: app_secret, verify_token, access_token (sealed, never returned)"
     )

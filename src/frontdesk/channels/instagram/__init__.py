@@ -1,0 +1,2 @@
+"""Instagram Direct: an Instagram professional account's messages, through Meta's Messenger
+Platform."""

@@ -1,0 +1,1 @@
+"""Facebook Messenger: a Facebook Page's conversations, through Meta's Messenger Platform."""
