@@ -1,30 +1,21 @@
 // Builds dist/: the IIFE bundles (full and core), the ESM module, the .d.ts types and
 // manifest.json ({file: {bytes, gzip_bytes, sri}}) for the SRI hashes and the size budget.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { describe } from "./budget.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = join(root, "dist");
 const BANNER = "/*! Front Desk web chat SDK */";
 
-export const BUNDLES = {
+const BUNDLES = {
   "frontdesk.js": { entry: "src/iife.ts", format: "iife" },
   "frontdesk-core.js": { entry: "src/iife-core.ts", format: "iife" },
   "frontdesk.esm.js": { entry: "src/index.ts", format: "esm" },
 };
-
-export function describe(bytes) {
-  return {
-    bytes: bytes.length,
-    gzip_bytes: gzipSync(bytes, { level: 9 }).length,
-    sri: `sha384-${createHash("sha384").update(bytes).digest("base64")}`,
-  };
-}
 
 async function main() {
   rmSync(dist, { recursive: true, force: true });
@@ -56,4 +47,4 @@ async function main() {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
+await main();

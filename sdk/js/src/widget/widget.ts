@@ -272,8 +272,10 @@ class ChatWidget implements Widget {
     if (!message?.id || this._messages.has(message.id)) return;
     if (this._conversation && message.conversation_id !== this._conversation) return;
     this._messages.set(message.id, message);
-    let el = message.direction === "in" ? this._adoptPending(message.text) : null;
-    if (!el) el = h(this._doc, "div", { class: "msg", "data-fd": "message" });
+    const el =
+      this._byId(message.id) ??
+      (message.direction === "in" ? this._adoptPending(message.text) : null) ??
+      h(this._doc, "div", { class: "msg", "data-fd": "message" });
     el.textContent = "";
     el.removeAttribute("data-pending");
     el.removeAttribute("data-client-id");
@@ -315,6 +317,10 @@ class ChatWidget implements Widget {
     return el;
   }
 
+  private _byId(id: string): HTMLElement | null {
+    return Array.from(this._log.querySelectorAll<HTMLElement>("[data-id]")).find((el) => el.getAttribute("data-id") === id) ?? null;
+  }
+
   private _adoptPending(text: string): HTMLElement | null {
     return (
       Array.from(this._log.querySelectorAll<HTMLElement>("[data-pending]")).find((el) => el.textContent === text) ?? null
@@ -327,7 +333,16 @@ class ChatWidget implements Widget {
     this._quick.textContent = "";
     this.client.send(payload === undefined ? text : { text, payload }).then(
       (accepted: Accepted) => {
-        if (this._messages.has(accepted.id)) el.remove(); // the stream was first
+        if (!el.hasAttribute("data-pending")) return; // the stream was first and took it
+        if (this._byId(accepted.id)) {
+          el.remove();
+          return;
+        }
+        // Sent; the stream brings the message itself and fills this bubble in.
+        el.removeAttribute("data-pending");
+        el.setAttribute("data-id", accepted.id);
+        el.setAttribute("data-seq", String(accepted.seq));
+        this._insert(el, accepted.seq);
       },
       () => {
         el.removeAttribute("data-pending");
