@@ -18,6 +18,7 @@ from frontdesk.gateway.routers import (
     auth,
     channels,
     connections,
+    crm,
     demo,
     messaging,
     ops,
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(connections.router)
     app.include_router(channels.router)
     app.include_router(providers.router)
+    app.include_router(crm.router)
     app.include_router(messaging.router)
     app.include_router(web.router)
     app.include_router(demo.router)

@@ -19,6 +19,8 @@ from frontdesk.conversations.retention import (
     make_retention_sweep,
     schedule_retention,
 )
+from frontdesk.crm.hubspot import HubSpotClient
+from frontdesk.crm.push import HubSpotPusher
 from frontdesk.delivery.sender import WebhookSender
 from frontdesk.delivery.tasks import SEND_JOB, breaker_of, make_send, make_send_failed
 from frontdesk.delivery.worker import JobRunner
@@ -62,6 +64,7 @@ class Runtime:
     webhooks: WebhookSender
     channels: ChannelRegistry
     graph: GraphClient
+    crm: HubSpotPusher
     redis: Redis | None = None
 
     async def start(self) -> None:
@@ -79,6 +82,7 @@ class Runtime:
         await self.bus.stop()
         await self.limiter.aclose()
         await self.graph.close()
+        await self.crm.client.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
@@ -130,6 +134,8 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         on_dead=webhooks.on_dead,
     )
     jobs.register(RETENTION_JOB, make_retention_sweep(tenants))
+    crm = HubSpotPusher(box, tenants, HubSpotClient(settings.hubspot_url))
+    jobs.register(crm.kind, crm, policy=crm.policy, breaker=crm.destination)
     return Runtime(
         settings=settings,
         db=db,
@@ -151,5 +157,6 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         webhooks=webhooks,
         channels=channels,
         graph=graph,
+        crm=crm,
         redis=redis,
     )

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         default=False,
         description="development only: tenant webhook URLs may be http and local/private hosts",
     )
+    hubspot_url: str = Field(
+        default="https://api.hubapi.com",
+        description="HubSpot's API base URL that leads are pushed to",
+    )
 
     @property
     def resolved_database_url(self) -> str:

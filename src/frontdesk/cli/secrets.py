@@ -34,6 +34,7 @@ class PurposeChoice(StrEnum):
     api = "api"
     webhook = "webhook"
     identity = "identity"
+    crm = "crm"
 
     @property
     def purpose(self) -> tenant_secrets.SecretPurpose:

@@ -62,6 +62,11 @@ def subscribed(events: tuple[str, ...] | list[str], event: str) -> bool:
     return event in events or (ALL in events and event != PING)
 
 
+def listening(tenant: TenantContext, event: str) -> bool:
+    """Whether an enabled endpoint of ``tenant`` takes ``event`` (so its data is worth making)."""
+    return any(e.enabled and subscribed(e.events, event) for e in tenant.webhooks)
+
+
 def job_key(endpoint_id: object, key: str) -> str:
     """The outbox idempotency key of ``key`` sent to one endpoint (bounded to the column)."""
     if len(key) > 150:

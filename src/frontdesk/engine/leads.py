@@ -1,5 +1,7 @@
 """Leads from conversations: created once the purchase-intention score crosses the tenant's
-threshold, updated as the conversation goes on, announced as ``lead.created``/``lead.updated``."""
+threshold, updated as the conversation goes on, announced as ``lead.created``/``lead.updated``
+(with the conversation's summary) and pushed to the tenant's CRM (``crm.push``), both in the
+transaction that changed the lead."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Contact, Conversation, Lead
+from frontdesk.crm.service import queue_push
+from frontdesk.crm.summary import summarize
 from frontdesk.delivery import webhooks
 from frontdesk.engine.state import EngineState
 from frontdesk.store.repository import TenantRepository
@@ -118,5 +122,11 @@ async def sync_lead(
         contact.email = contact.email or state.email
         contact.phone = contact.phone or state.phone
         contact.display_name = contact.display_name or state.name
-    await webhooks.emit(session, tenant, event, lead_out(lead), key=event_key)
+    data = lead_out(lead)
+    if webhooks.listening(tenant, event):
+        data["summary"] = await summarize(
+            session, tenant, lead, contact, language=conversation.language
+        )
+    await webhooks.emit(session, tenant, event, data, key=event_key)
+    await queue_push(session, tenant, lead, key=change if change == "created" else key)
     return LeadChange(lead=lead, change=change)

@@ -9,6 +9,7 @@ Every secret is a Standard Webhooks secret: ``whsec_`` and the base64 of 32 rand
   the whole ``whsec_…`` string (UTF-8) being the key in both cases (``identity.verify_identity``).
 * ``llm``: the tenant's API key for its language-model provider. Unlike the others it is not
   generated but given by the operator (``store_secret``), and only the newest one is used.
+* ``crm``: the tenant's CRM signs the events it sends us (``POST /webhooks/crm/{tenant}``).
 
 A rotation issues a new secret and lets the older ones work until the overlap ends, so the
 tenant can switch without a window where requests fail. The plain value is returned once, at
@@ -40,9 +41,9 @@ from frontdesk.security.models import TenantSecret
 from frontdesk.store.base import utcnow
 from frontdesk.store.repository import TenantRepository
 
-SecretPurpose = Literal["api", "webhook", "identity", "llm"]
+SecretPurpose = Literal["api", "webhook", "identity", "llm", "crm"]
 PURPOSES: tuple[SecretPurpose, ...] = get_args(SecretPurpose)
-GENERATED: tuple[SecretPurpose, ...] = ("api", "webhook", "identity")
+GENERATED: tuple[SecretPurpose, ...] = ("api", "webhook", "identity", "crm")
 """The purposes whose secrets we generate; the others are given (``store_secret``)."""
 MAX_GIVEN_SECRET = 1000
 PREFIX = "whsec_"
