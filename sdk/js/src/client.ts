@@ -27,6 +27,8 @@ const PAGE = 200;
 const MAX_HISTORY = 5000;
 const MAX_TEXT = 4000;
 const MAX_PAYLOAD = 200;
+/** A send refused because the conversation is over here: a new one takes the message. */
+const GONE = ["conversation-moved", "conversation-closed"];
 
 interface WebSession {
   visitor_token: string;
@@ -405,9 +407,9 @@ export class FrontDeskClient {
       return;
     }
     const session = this._session;
-    const stale = error.status === 401 || error.status === 404 || error.code === "conversation-moved";
+    const stale = error.status === 401 || error.status === 404 || GONE.includes(error.code);
     if (stale && session && !this._recovering && error.code !== "identity-required") {
-      // The token or the conversation is no longer good (expired, erased, moved to WhatsApp):
+      // The token or the conversation is no longer good (expired, erased, moved, closed):
       // start or resume once; a second refusal is final.
       this._recovering = true;
       session.conversation_id = null;
@@ -470,7 +472,7 @@ export class FrontDeskClient {
           accepted = { ...answer, client_id: item.client_id };
         } catch (caught) {
           const error = networkError(caught);
-          if (error.retryable || error.status === 401 || error.status === 404 || error.code === "conversation-moved") {
+          if (error.retryable || error.status === 401 || error.status === 404 || GONE.includes(error.code)) {
             // Kept, with its client_id: the retry is stored once.
             this._fail(error);
             return;

@@ -357,6 +357,23 @@ test("after the conversation moved to WhatsApp a new message starts a new web co
   client.destroy();
 });
 
+test("a message sent to a closed conversation goes to a new one", async () => {
+  const server = new FakeServer();
+  const e = env(server);
+  const client = new FrontDeskClient(OPTIONS, e);
+  const first = await client.whenReady();
+  await settle();
+  server.conversation(first.conversation_id).closed = true;
+  const result = client.send("¿siguen ahí?");
+  await settle();
+  await e.clock.advance(0);
+  const accepted = await result;
+  assert.notEqual(accepted.conversation_id, first.conversation_id);
+  assert.deepEqual(server.conversation(accepted.conversation_id).messages.map((m) => m.text), ["¿siguen ahí?"]);
+  assert.deepEqual(server.conversation(first.conversation_id).messages, []);
+  client.destroy();
+});
+
 test("typing and handoff signals become typing and status events", async () => {
   const server = new FakeServer();
   const client = new FrontDeskClient(OPTIONS, env(server));

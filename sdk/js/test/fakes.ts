@@ -104,6 +104,7 @@ interface Conversation {
   id: string;
   contact: string;
   channel: string;
+  closed?: boolean;
   messages: Message[];
   clientIds: Map<string, Message>;
 }
@@ -215,12 +216,15 @@ export class FakeServer {
       const messages = conversation.messages.filter((m) => m.seq > after).slice(0, limit);
       return json(200, { conversation_id: conversation.id, messages, last_seq: conversation.messages.length });
     }
+    if (conversation.closed) {
+      return this.problem({ status: 409, slug: "conversation-closed", title: "Conversation closed" });
+    }
     if (conversation.channel !== "webchat") {
       return this.problem({ status: 409, slug: "conversation-moved", title: "Conversation moved to another channel" });
     }
     const { text, client_id: clientId } = body as { text: string; client_id: string };
     const known = conversation.clientIds.get(clientId);
-    const message = known ?? this._append(conversation, "in", text, {}, "contact");
+    const message = known ?? this._append(conversation, "in", text, {}, "visitor");
     conversation.clientIds.set(clientId, message);
     if (this.loseResponses > 0) {
       this.loseResponses -= 1;
@@ -237,7 +241,7 @@ export class FakeServer {
     }
     let who = contact ?? this._id("contact");
     if (user) who = `user:${user.id}`;
-    let conversation = [...this.conversations.values()].find((c) => c.contact === who && c.channel === "webchat");
+    let conversation = [...this.conversations.values()].find((c) => c.contact === who && c.channel === "webchat" && !c.closed);
     const resumed = Boolean(conversation);
     if (!conversation) {
       conversation = { id: this._id("conv"), contact: who, channel: "webchat", messages: [], clientIds: new Map() };
