@@ -20,6 +20,7 @@ from frontdesk.gateway.routers import (
     connections,
     crm,
     demo,
+    email,
     messaging,
     ops,
     providers,
@@ -63,8 +64,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(connections.router)
     app.include_router(channels.router)
     app.include_router(providers.router)
-    app.include_router(crm.router)
+    app.include_router(email.router)
     app.include_router(messaging.router)
+    app.include_router(crm.router)
     app.include_router(web.router)
     app.include_router(demo.router)
     app.include_router(sdk.router)

@@ -8,6 +8,8 @@ from redis.asyncio import Redis
 
 from frontdesk.channels.api import ApiChannelAdapter
 from frontdesk.channels.base import ChannelRegistry
+from frontdesk.channels.email.adapter import EmailAdapter
+from frontdesk.channels.email.imap import POLL_JOB, make_poll, schedule_polls
 from frontdesk.channels.instagram.adapter import InstagramAdapter
 from frontdesk.channels.messenger.adapter import MessengerAdapter
 from frontdesk.channels.meta_messaging.client import SendApi
@@ -73,6 +75,7 @@ class Runtime:
         await self.bus.start()
         await self.hub.start()
         await schedule_retention(self.db)
+        await schedule_polls(self.db)
         if self.settings.run_jobs:
             self.jobs.start()
 
@@ -114,6 +117,7 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         WhatsAppAdapter(box, graph),
         MessengerAdapter(box, SendApi(graph)),
         InstagramAdapter(box, SendApi(graph)),
+        EmailAdapter(box),
     )
     jobs.register(
         "engine.decide",
@@ -134,6 +138,7 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         on_dead=webhooks.on_dead,
     )
     jobs.register(RETENTION_JOB, make_retention_sweep(tenants))
+    jobs.register(POLL_JOB, make_poll(tenants, box, hub))
     crm = HubSpotPusher(box, tenants, HubSpotClient(settings.hubspot_url))
     jobs.register(crm.kind, crm, policy=crm.policy, breaker=crm.destination)
     return Runtime(

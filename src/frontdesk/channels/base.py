@@ -7,9 +7,12 @@ and sends an ``Outbound`` message. Parsing a provider's webhooks is the adapter 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.render import Capabilities
 from frontdesk.delivery.errors import DeliveryFailed
@@ -36,6 +39,9 @@ class Outbound:
     """The provider's id of the customer message this answers (marked as read)."""
     start: int = 0
     """Parts already sent by an earlier attempt (a long reply goes out in several)."""
+    thread: Mapping[str, Any] = field(default_factory=dict)
+    """What the adapter's ``thread`` hook found for this message (email: subject, Message-IDs
+    answered, reply address)."""
     sender: str = "assistant"
     """Who wrote it: ``assistant``, or ``agent`` for a person's answer (some channels allow a
     person more time to answer than the assistant)."""
@@ -64,6 +70,17 @@ class ChannelAdapter(Protocol):
 
     async def send(self, tenant: TenantContext, outbound: Outbound) -> SendResult:
         """Deliver ``outbound`` from part ``outbound.start`` on."""
+
+
+@runtime_checkable
+class ThreadedAdapter(Protocol):
+    """An adapter that reads (or writes) what it needs to send a message in the send's own
+    transaction, before sending: an email's thread headers, a transfer code."""
+
+    async def thread(
+        self, session: AsyncSession, tenant: TenantContext, message: Any, conversation: Any
+    ) -> Mapping[str, Any]:
+        """The ``Outbound.thread`` of ``message``."""
 
 
 class ChannelRegistry:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.channels.email.schedule import polls, schedule_poll
 from frontdesk.channels.email.settings import EmailCredentials, EmailOptions
 from frontdesk.channels.meta_messaging.settings import (
     InstagramOptions,
@@ -189,6 +190,8 @@ async def add_connection(
     )
     await session.flush()
     await _changed(session, tenant_id, actor, "channel.connected", row)
+    if polls(kind, row.options):
+        await schedule_poll(session, tenant_id, row.id, row.options)
     return row
 
 
@@ -219,6 +222,8 @@ async def update_connection(
         row.status = status
     await session.flush()
     await _changed(session, tenant_id, actor, "channel.updated", row)
+    if row.status == "active" and polls(row.kind, row.options):
+        await schedule_poll(session, tenant_id, row.id, row.options)
     return row
 
 

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.channels.base import Outbound
+from frontdesk.channels.base import Outbound, ThreadedAdapter
 from frontdesk.channels.ingest import last_customer_message
 from frontdesk.conversations.models import ChannelIdentity, Conversation, Message
 from frontdesk.conversations.repository import IdentityRepository, MessageRepository
@@ -22,6 +22,7 @@ async def prepare(
     conversation: Conversation,
     *,
     start: int = 0,
+    adapter: object | None = None,
 ) -> Outbound:
     identities = IdentityRepository(session, tenant.id)
     recipient = (
@@ -45,6 +46,11 @@ async def prepare(
         last_customer_at=last.created_at if last else None,
         in_reply_to=await _answered(session, tenant, message),
         start=start,
+        thread=(
+            await adapter.thread(session, tenant, message, conversation)
+            if isinstance(adapter, ThreadedAdapter)
+            else {}
+        ),
         sender=message.sender,
     )
 

@@ -44,8 +44,11 @@ def make_send(tenants: TenantContextStore, channels: ChannelRegistry) -> Handler
             session, tenant, message.conversation_id
         )
         start = int(job.payload.get("start", 0))
-        outbound = await prepare(session, tenant, message, conversation, start=start)
-        result = await channels.get(message.channel).send(tenant, outbound)
+        adapter = channels.get(message.channel)
+        outbound = await prepare(
+            session, tenant, message, conversation, start=start, adapter=adapter
+        )
+        result = await adapter.send(tenant, outbound)
         message.provider_id = message.provider_id or result.provider_id
         if result.note:
             message.payload = {**message.payload, "delivery": result.note}

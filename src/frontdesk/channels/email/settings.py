@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Inbound = Literal["sendgrid", "mailgun", "postmark", "imap"]
 Tls = Literal["starttls", "tls", "none"]
 """``starttls`` upgrades a plain connection, ``tls`` is TLS from the first byte (SMTPS on 465,
 IMAPS on 993), ``none`` is for local testing only: passwords would cross the network in clear."""
 
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
@@ -66,6 +67,13 @@ class EmailOptions(BaseModel):
     imap_tls: Tls = "tls"
     imap_mailbox: str = Field(default="INBOX", min_length=1, max_length=200)
     poll_seconds: int = Field(default=60, ge=1, le=3600)
+
+    @model_validator(mode="after")
+    def _plain_only_locally(self) -> EmailOptions:
+        for tls, host in ((self.smtp_tls, self.smtp_host), (self.imap_tls, self.imap_host)):
+            if tls == "none" and host is not None and host not in LOOPBACK:
+                raise ValueError("tls none (passwords in clear) is for a local server only")
+        return self
 
     @field_validator("reply_domain", "message_id_domain", "smtp_host", "imap_host")
     @classmethod
