@@ -1,6 +1,6 @@
-"""A local server that speaks the WhatsApp Cloud API's side of the Graph API, for the tests:
-it checks the bearer token, records every request, and answers as Meta does — or fails as
-Meta does when told to."""
+"""A local server that speaks the Graph API for the tests — the WhatsApp Cloud API's side and
+the Messenger Platform's Send API (Messenger pages and Instagram accounts): it checks the bearer
+token, records every request, and answers as Meta does — or fails as Meta does when told to."""
 
 from __future__ import annotations
 
@@ -33,6 +33,90 @@ class Recorded:
 
 
 @dataclass
+class SendApiRequest:
+    sender: str
+    """The path's page or account id (or ``me``)."""
+    body: dict[str, Any]
+    refused: bool = False
+    mid: str | None = None
+
+
+@dataclass
+class FakeSendApi:
+    """The Messenger Platform's Send API: messages and sender actions, recorded per recipient
+    (a page- or Instagram-scoped id). ``failures[recipient]`` are answered, in order, to that
+    recipient's next messages; a recipient in ``down`` gets 503s (an outage) until removed."""
+
+    requests: list[SendApiRequest] = field(default_factory=list)
+    failures: defaultdict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = field(
+        default_factory=lambda: defaultdict(deque)
+    )
+    down: set[str] = field(default_factory=set)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def _to(self, recipient: str) -> list[SendApiRequest]:
+        return [r for r in self.requests if r.body.get("recipient", {}).get("id") == recipient]
+
+    def sent(self, recipient: str) -> list[dict[str, Any]]:
+        """The whole bodies of the messages accepted for one recipient, in order."""
+        return [r.body for r in self._to(recipient) if r.mid]
+
+    def messages(self, recipient: str) -> list[dict[str, Any]]:
+        """Only the ``message`` objects accepted for one recipient."""
+        return [body["message"] for body in self.sent(recipient)]
+
+    def mids(self, recipient: str) -> list[str]:
+        return [r.mid for r in self._to(recipient) if r.mid]
+
+    def senders(self, recipient: str) -> list[str]:
+        return [r.sender for r in self._to(recipient) if r.mid]
+
+    def actions(self, recipient: str) -> list[str]:
+        return [r.body["sender_action"] for r in self._to(recipient) if "sender_action" in r.body]
+
+    def refused(self, recipient: str) -> list[dict[str, Any]]:
+        return [r.body for r in self._to(recipient) if r.refused]
+
+    def fail(
+        self,
+        recipient: str,
+        status: int,
+        code: int | None = None,
+        *,
+        subcode: int | None = None,
+        retry_after: str | None = None,
+        times: int = 1,
+    ) -> None:
+        error: dict[str, Any] = {"message": "failure", "type": "OAuthException", "code": code}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        body = {"error": error} if code else {}
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        for _ in range(times):
+            self.failures[recipient].append((status, body, headers))
+
+    def answer(self, sender: str, body: dict[str, Any], auth: str | None) -> Response:
+        recipient = str(body.get("recipient", {}).get("id", ""))
+        if auth != f"Bearer {TOKEN}":
+            self.requests.append(SendApiRequest(sender, body, refused=True))
+            error = {"message": "Invalid OAuth access token.", "type": "OAuthException"}
+            return JSONResponse({"error": error | {"code": 190}}, status_code=401)
+        if "sender_action" in body:
+            self.requests.append(SendApiRequest(sender, body))
+            return JSONResponse({"recipient_id": recipient})
+        if recipient in self.down:
+            self.requests.append(SendApiRequest(sender, body, refused=True))
+            return JSONResponse({}, status_code=503)
+        if self.failures[recipient]:
+            status, error, headers = self.failures[recipient].popleft()
+            self.requests.append(SendApiRequest(sender, body, refused=True))
+            return JSONResponse(error, status_code=status, headers=headers)
+        mid = f"m_out{next(self._ids)}"
+        self.requests.append(SendApiRequest(sender, body, mid=mid))
+        return JSONResponse({"recipient_id": recipient, "message_id": mid})
+
+
+@dataclass
 class FakeGraph:
     """``failures[number]`` are answered, in order, to that number's next message sends instead
     of success (per number: the runtime is shared, and other tests' late jobs may call too)."""
@@ -42,6 +126,8 @@ class FakeGraph:
         default_factory=lambda: defaultdict(deque)
     )
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    send_api: FakeSendApi = field(default_factory=lambda: FakeSendApi())
+    """Messenger and Instagram: the Send API on the same paths (``/{page or account}/messages``)."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def sent(self, phone_number_id: str) -> list[dict[str, Any]]:
@@ -88,6 +174,8 @@ class FakeGraph:
         body = await request.json()
         phone = request.path_params["phone"]
         auth = request.headers.get("authorization")
+        if "recipient" in body:
+            return self.send_api.answer(phone, body, auth)
         if auth != f"Bearer {TOKEN}":
             self.requests.append(Recorded(phone, body, auth, refused=True))
             return JSONResponse(

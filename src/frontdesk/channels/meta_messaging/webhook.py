@@ -210,7 +210,7 @@ def _attachment(item: Mapping[str, Any]) -> dict[str, str] | None:
     if not kind:
         return None
     payload = _dict(item.get("payload"))
-    found = {"type": kind, "url": _url(payload.get("url"))}
+    found = {"type": kind, "url": _url(payload.get("url") or item.get("url"))}
     title = _text(payload.get("title") or item.get("title"), 200)
     if title:
         found["title"] = title
