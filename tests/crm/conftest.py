@@ -6,10 +6,11 @@ import pytest
 
 from frontdesk.crm.hubspot import HubSpotClient
 from frontdesk.runtime import Runtime
+from tests.channels.conftest import graph
 from tests.crm.fake_hubspot import FakeHubSpot, HubSpotServer
 from tests.delivery.conftest import cli_env, local_hooks, receiver
 
-__all__ = ["cli_env", "local_hooks", "receiver"]  # the webhook tests' fixtures, shared
+__all__ = ["cli_env", "graph", "local_hooks", "receiver"]  # other suites' fixtures, shared
 
 TIMEOUT = 1.0
 """Our client's timeout against the fake (a scripted slow answer outlasts it)."""
