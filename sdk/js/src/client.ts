@@ -2,17 +2,15 @@
  * being offline. One client per tenant and page; tabs of one browser share the conversation. */
 
 import { Backoff } from "./backoff";
-import { Emitter } from "./emitter";
+import { Listenable } from "./emitter";
 import { browserEnv, type Env, type EventSourceLike } from "./env";
 import { FrontDeskError, errorFromResponse, networkError } from "./errors";
 import { TenantStore, parseSession, type StoredSession } from "./storage";
 import type {
   Accepted,
   ConnectionState,
-  EventName,
   Events,
   InitOptions,
-  Listener,
   Message,
   Pending,
   SendInput,
@@ -76,11 +74,10 @@ export interface DestroyOptions {
   forget?: boolean;
 }
 
-export class FrontDeskClient {
+export class FrontDeskClient extends Listenable<Events> {
   readonly tenant: string;
   private _options: InitOptions;
   private _env: Env;
-  private _events = new Emitter<Events>();
   private _store: TenantStore;
   private _base: string;
   private _session: StoredSession | null;
@@ -102,6 +99,7 @@ export class FrontDeskClient {
   private _unlisten: Array<() => void> = [];
 
   constructor(options: InitOptions, env: Partial<Env> = {}) {
+    super();
     const { tenant, publishableKey, baseUrl } = options ?? ({} as InitOptions);
     if (typeof tenant !== "string" || !SLUG.test(tenant)) throw invalid("invalid-options", "tenant must be the tenant's slug");
     if (typeof publishableKey !== "string" || !publishableKey.startsWith("pk_")) {
@@ -145,16 +143,6 @@ export class FrontDeskClient {
   /** Resolves when the conversation is established (the `ready` event). */
   whenReady(): Promise<Session> {
     return this._ready.promise;
-  }
-
-  on<K extends EventName>(event: K, fn: Listener<K>): this {
-    this._events.on(event, fn);
-    return this;
-  }
-
-  off<K extends EventName>(event: K, fn?: Listener<K>): this {
-    this._events.off(event, fn);
-    return this;
   }
 
   /** Make the visitor a user of the site, with the proof the site's server computed. */
@@ -432,7 +420,14 @@ export class FrontDeskClient {
 
   /** Another tab changed the session (started one, identified, moved on): follow it. */
   private _onStorage(event: StorageEvent): void {
-    if (event.key !== this._store.key || !event.newValue || !this._session) return;
+    if (event.key !== this._store.key || !this._session || this._destroyed) return;
+    if (!event.newValue) {
+      // Another tab forgot the visitor (the site's sign-out): this one starts afresh too.
+      this._session = null;
+      this._info = null;
+      void this._run();
+      return;
+    }
     let other: StoredSession | null = null;
     try {
       other = parseSession(JSON.parse(event.newValue));

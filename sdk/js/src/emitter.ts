@@ -32,3 +32,18 @@ export class Emitter<E extends object> {
     this._listeners = {};
   }
 }
+
+/** `on`/`off` over an emitter: the client and the singleton both offer them. */
+export class Listenable<E extends object> {
+  protected readonly _events = new Emitter<E>();
+
+  on<K extends keyof E>(event: K, fn: (data: E[K]) => void): this {
+    this._events.on(event, fn);
+    return this;
+  }
+
+  off<K extends keyof E>(event: K, fn?: (data: E[K]) => void): this {
+    this._events.off(event, fn);
+    return this;
+  }
+}

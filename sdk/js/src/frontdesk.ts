@@ -1,10 +1,10 @@
 /** The ready singleton (`window.FrontDesk`) and the replay of calls queued by the snippet. */
 
 import { FrontDeskClient, type DestroyOptions } from "./client";
-import { Emitter } from "./emitter";
+import { Listenable } from "./emitter";
 import type { Env } from "./env";
 import { FrontDeskError } from "./errors";
-import type { Accepted, EventName, Events, InitOptions, Listener, Message, SendInput, Session, TransferLink, UserProfile } from "./types";
+import type { Accepted, EventName, Events, InitOptions, Message, SendInput, Session, TransferLink, UserProfile } from "./types";
 import type { WidgetApi } from "./widget/types";
 
 export const VERSION = "1.0.0";
@@ -18,16 +18,16 @@ const noClient = (): FrontDeskError =>
   new FrontDeskError(400, "/problems/not-initialised", "Not initialised", "call FrontDesk.init({...}) first");
 
 /** `FrontDesk`: `init` makes the client; the other methods act on it, `on`/`off` work before it. */
-export class FrontDeskSingleton {
+export class FrontDeskSingleton extends Listenable<Events> {
   readonly version = VERSION;
   /** The widget API (in `frontdesk.js` and the ESM module; not in `frontdesk-core.js`). */
   widget: WidgetApi | undefined;
   readonly FrontDeskClient = FrontDeskClient;
   private _client: FrontDeskClient | null = null;
-  private _events = new Emitter<Events>();
   private _env: Partial<Env>;
 
   constructor(env: Partial<Env> = {}) {
+    super();
     this._env = env;
   }
 
@@ -42,16 +42,6 @@ export class FrontDeskSingleton {
     for (const name of EVENTS) client.on(name, (data) => this._events.emit(name, data as never));
     this._client = client;
     return client;
-  }
-
-  on<K extends EventName>(event: K, fn: Listener<K>): this {
-    this._events.on(event, fn);
-    return this;
-  }
-
-  off<K extends EventName>(event: K, fn?: Listener<K>): this {
-    this._events.off(event, fn);
-    return this;
   }
 
   send(input: string | SendInput): Promise<Accepted> {

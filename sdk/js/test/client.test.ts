@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FrontDeskClient } from "../src/client";
 import type { FrontDeskError } from "../src/errors";
-import type { ConnectionState, Message } from "../src/types";
+import type { ConnectionState, Message, Session } from "../src/types";
 import { FakeServer, OPTIONS, SharedStorage, env, fakeLocks, settle } from "./fakes";
 
 function collect(client: FrontDeskClient): { messages: Message[]; connection: ConnectionState[]; errors: FrontDeskError[] } {
@@ -11,6 +11,17 @@ function collect(client: FrontDeskClient): { messages: Message[]; connection: Co
   client.on("connection", (c) => seen.connection.push(c));
   client.on("error", (e) => seen.errors.push(e));
   return seen;
+}
+
+/** A client online against a fresh server, and what it emitted. */
+async function online(): Promise<{ server: FakeServer; e: ReturnType<typeof env>; client: FrontDeskClient; seen: ReturnType<typeof collect>; session: Session }> {
+  const server = new FakeServer();
+  const e = env(server);
+  const client = new FrontDeskClient(OPTIONS, e);
+  const seen = collect(client);
+  const session = await client.whenReady();
+  await settle();
+  return { server, e, client, seen, session };
 }
 
 const sends = (server: FakeServer): Array<{ text: string; client_id: string }> =>
@@ -125,11 +136,7 @@ test("messages typed offline are queued, persisted, and sent once, in order, wit
 });
 
 test("a send whose answer is lost is retried with the same client_id and stored once", async () => {
-  const server = new FakeServer();
-  const e = env(server);
-  const client = new FrontDeskClient(OPTIONS, e);
-  await client.whenReady();
-  await settle();
+  const { server, e, client } = await online();
   server.loseResponses = 1;
   const result = client.send("¿Tienen citas mañana?");
   await settle();
@@ -163,12 +170,7 @@ test("messages left unsent by a closed page are sent by the next one", async () 
 });
 
 test("after a drop the stream resumes from the last seq: the missed messages arrive once", async () => {
-  const server = new FakeServer();
-  const e = env(server);
-  const client = new FrontDeskClient(OPTIONS, e);
-  const seen = collect(client);
-  await client.whenReady();
-  await settle();
+  const { server, e, client, seen } = await online();
   server.reply("uno");
   server.reply("dos");
   server.dropStreams();
@@ -194,11 +196,7 @@ test("after a drop the stream resumes from the last seq: the missed messages arr
 });
 
 test("a gap on the stream is filled from the store before the later message", async () => {
-  const server = new FakeServer();
-  const client = new FrontDeskClient(OPTIONS, env(server));
-  const seen = collect(client);
-  await client.whenReady();
-  await settle();
+  const { server, client, seen } = await online();
   const [stream] = server.openStreams();
   stream!.open = false; // this stream misses the next two
   const two = [server.reply("uno"), server.reply("dos")];
@@ -211,11 +209,7 @@ test("a gap on the stream is filled from the store before the later message", as
 });
 
 test("reconnection backs off exponentially with jitter up to 30 s, and resets once online", async () => {
-  const server = new FakeServer();
-  const e = env(server);
-  const client = new FrontDeskClient(OPTIONS, e);
-  await client.whenReady();
-  await settle();
+  const { server, e, client } = await online();
   const before = e.clock.delays.length;
   server.down = true;
   server.dropStreams();
@@ -288,11 +282,7 @@ test("an expired visitor token is dropped and the browser starts afresh", async 
 });
 
 test("a send refused for good rejects with the problem and the next message still goes", async () => {
-  const server = new FakeServer();
-  const client = new FrontDeskClient(OPTIONS, env(server));
-  const seen = collect(client);
-  await client.whenReady();
-  await settle();
+  const { server, client, seen } = await online();
   server.failNext.push({ match: /POST .*\/messages$/, problem: { status: 422, slug: "invalid", title: "Invalid input", detail: "text" } });
   const refused = client.send("x");
   const next = client.send("y");
@@ -342,11 +332,7 @@ test("transfer gets the one-time link, emits it and opens it unless asked not to
 });
 
 test("after the conversation moved to WhatsApp a new message starts a new web conversation", async () => {
-  const server = new FakeServer();
-  const e = env(server);
-  const client = new FrontDeskClient(OPTIONS, e);
-  const first = await client.whenReady();
-  await settle();
+  const { server, e, client, session: first } = await online();
   server.conversation(first.conversation_id).channel = "whatsapp";
   const result = client.send("vuelvo a la web");
   await settle();
@@ -358,11 +344,7 @@ test("after the conversation moved to WhatsApp a new message starts a new web co
 });
 
 test("a message sent to a closed conversation goes to a new one", async () => {
-  const server = new FakeServer();
-  const e = env(server);
-  const client = new FrontDeskClient(OPTIONS, e);
-  const first = await client.whenReady();
-  await settle();
+  const { server, e, client, session: first } = await online();
   server.conversation(first.conversation_id).closed = true;
   const result = client.send("¿siguen ahí?");
   await settle();
@@ -423,6 +405,21 @@ test("a tab follows the conversation another tab switched to", async () => {
   assert.equal(b.session?.conversation_id, identified.conversation_id);
   assert.ok(server.openStreams().every((s) => s.conversation === identified.conversation_id));
   a.destroy();
+  b.destroy();
+});
+
+test("when one tab forgets the visitor (sign-out), the others start afresh too", async () => {
+  const server = new FakeServer();
+  const shared = new SharedStorage();
+  const a = new FrontDeskClient(OPTIONS, env(server, shared.tab()));
+  const before = await a.whenReady();
+  const b = new FrontDeskClient(OPTIONS, env(server, shared.tab()));
+  await b.whenReady();
+  await settle();
+  a.destroy({ forget: true });
+  await settle();
+  assert.notEqual(b.session?.conversation_id, before.conversation_id);
+  assert.notEqual(b.session?.contact_id, before.contact_id);
   b.destroy();
 });
 

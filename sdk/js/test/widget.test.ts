@@ -36,6 +36,14 @@ function mount(server: FakeServer, options: Record<string, unknown> = {}, e = en
   };
 }
 
+/** A widget whose client is online. */
+async function mounted(options: Record<string, unknown> = {}, server = new FakeServer(), e = env(server)): Promise<ReturnType<typeof mount> & { server: FakeServer }> {
+  const page = mount(server, options, e);
+  await page.client.whenReady();
+  await settle();
+  return { ...page, server };
+}
+
 test("Spanish or English: the setting, then <html lang>, then the browser; Spanish otherwise", () => {
   assert.equal(pickLang("en-US", "es"), "en");
   assert.equal(pickLang(undefined, "es-CO", "en-GB"), "es");
@@ -114,10 +122,7 @@ test("open, close and toggle: focus goes to the input, Escape closes and returns
 });
 
 test("Enter sends the typed message; it shows once, even after the stream echoes it", async () => {
-  const server = new FakeServer();
-  const { $, $$, client } = mount(server, { open: true });
-  await client.whenReady();
-  await settle();
+  const { server, $, $$, client } = await mounted({ open: true });
   const input = $('[data-fd="input"]') as HTMLInputElement;
   input.value = "  ¿Atienden el sábado?  ";
   input.closest("form")?.dispatchEvent(new window.Event("submit", { cancelable: true }) as unknown as Event);
@@ -132,10 +137,7 @@ test("Enter sends the typed message; it shows once, even after the stream echoes
 });
 
 test("a reply's cards, links and quick replies are rendered; a quick reply sends its title and payload", async () => {
-  const server = new FakeServer();
-  const { $, $$, client } = mount(server, { open: true });
-  await client.whenReady();
-  await settle();
+  const { server, $, $$, client } = await mounted({ open: true });
   server.reply("Tenemos estos servicios:", {
     cards: [{ service_id: "s1", title: "Limpieza dental", summary: "45 minutos", price_text: "$120.000" }],
     links: [{ title: "Ver sitio", url: "https://acme.example/servicios" }],
@@ -164,10 +166,7 @@ test("a reply's cards, links and quick replies are rendered; a quick reply sends
 });
 
 test("message text, card text and link titles are never parsed as HTML; only http(s) links render", async () => {
-  const server = new FakeServer();
-  const { $, $$, client } = mount(server, { open: true });
-  await client.whenReady();
-  await settle();
+  const { server, $, $$, client } = await mounted({ open: true });
   const evil = '<img src=x onerror="globalThis.pwned=1"><script>globalThis.pwned=2</script>';
   server.reply(evil, {
     cards: [{ service_id: "s", title: "<b>bold</b>", summary: "<iframe src=//evil>", price_text: "<i>0</i>" }],
@@ -193,10 +192,7 @@ test("message text, card text and link titles are never parsed as HTML; only htt
 });
 
 test("replies that arrive while closed count as unread until the panel opens", async () => {
-  const server = new FakeServer();
-  const { widget, $, client } = mount(server, { locale: "es" });
-  await client.whenReady();
-  await settle();
+  const { server, widget, $, client } = await mounted({ locale: "es" });
   const badge = $('[data-fd="unread"]') as HTMLElement;
   assert.equal(badge.hidden, true);
   server.reply("uno");
@@ -216,10 +212,7 @@ test("replies that arrive while closed count as unread until the panel opens", a
 });
 
 test("the typing indicator shows until the reply comes", async () => {
-  const server = new FakeServer();
-  const { $, client } = mount(server, { open: true });
-  await client.whenReady();
-  await settle();
+  const { server, $, client } = await mounted({ open: true });
   const typing = $('[data-fd="typing"]') as HTMLElement;
   assert.equal(typing.hidden, true);
   server.signal("typing", { typing: true });
