@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frontdesk.channels.api import ApiChannelAdapter
+from frontdesk.channels.instagram.adapter import STYLE as INSTAGRAM
+from frontdesk.channels.messenger.adapter import STYLE as MESSENGER
+from frontdesk.channels.meta_messaging import render as meta_render
 from frontdesk.channels.render import clip, split_text
 from frontdesk.channels.webchat import WebChatAdapter
 from frontdesk.channels.whatsapp import render as wa
-from frontdesk.engine.reply import Media, QuickReply, Reply, ServiceCard
+from frontdesk.engine.reply import Link, Media, QuickReply, Reply, ServiceCard
 
 words = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=40
@@ -31,6 +35,13 @@ media = st.builds(
     caption=texts,
     filename=st.one_of(st.none(), words),
 )
+links = st.builds(
+    Link,
+    title=words,
+    url=st.one_of(
+        words, st.text(alphabet="abcdefghij/._-", max_size=60).map("https://x.co/".__add__)
+    ),
+)
 replies = st.builds(
     Reply,
     media=st.lists(media, max_size=3).map(tuple),
@@ -38,6 +49,7 @@ replies = st.builds(
     language=st.sampled_from(["es", "en"]),
     quick_replies=st.lists(quick_replies, max_size=14).map(tuple),
     cards=st.lists(cards, max_size=12).map(tuple),
+    links=st.lists(links, max_size=5).map(tuple),
 )
 
 
@@ -194,3 +206,61 @@ def test_media_goes_first_by_link_with_its_caption() -> None:
     assert audio == {"type": "audio", "audio": {"link": "https://cdn.example/saludo.ogg"}}
     assert text["text"]["body"] == "Aquí está nuestro portafolio."
     assert Reply.from_dict(reply.to_dict()) == reply
+
+
+def _within_meta_limits(message: dict[str, Any], style: meta_render.Style) -> None:
+    """One Send API ``message`` object within the channel's (and the Send API's) limits."""
+    caps = style.capabilities
+    if "text" in message:
+        assert 1 <= len(message["text"]) <= caps.max_text
+        assert not caps.max_text_bytes or len(message["text"].encode()) <= caps.max_text_bytes
+    else:
+        attachment = message["attachment"]
+        payload = attachment["payload"]
+        if attachment["type"] != "template":
+            assert attachment["type"] in ("image", "video", "audio", "file")
+            assert payload["url"].startswith("https://")
+        elif payload["template_type"] == "button":
+            assert style.button_template
+            assert 1 <= len(payload["text"]) <= caps.max_interactive_body
+            assert 1 <= len(payload["buttons"]) <= meta_render.MAX_TEMPLATE_BUTTONS
+            assert all(1 <= len(b["title"]) <= 20 for b in payload["buttons"])
+            assert all(b["url"].startswith(("https://", "http://")) for b in payload["buttons"])
+        else:
+            elements = payload["elements"]
+            assert 1 <= len(elements) <= meta_render.MAX_ELEMENTS
+            assert all(1 <= len(e["title"]) <= meta_render.MAX_ELEMENT_TITLE for e in elements)
+            assert all(len(e.get("subtitle", "")) <= meta_render.MAX_SUBTITLE for e in elements)
+            buttons = [b for e in elements for b in e["buttons"]]
+            assert all(1 <= len(b["title"]) <= 20 for b in buttons)
+            assert all(1 <= len(b["payload"]) <= meta_render.MAX_PAYLOAD for b in buttons)
+    choices = message.get("quick_replies", [])
+    assert len(choices) <= meta_render.MAX_QUICK_REPLIES
+    assert all(1 <= len(q["title"]) <= caps.max_button_title for q in choices)
+    assert all(1 <= len(q["payload"]) <= meta_render.MAX_PAYLOAD for q in choices)
+    assert not choices or style.quick_replies_on_attachments or "text" in message
+
+
+@pytest.mark.parametrize("style", [MESSENGER, INSTAGRAM], ids=["messenger", "instagram"])
+@settings(max_examples=200, deadline=None)
+@given(reply=replies)
+def test_no_messenger_or_instagram_message_exceeds_the_channels_limits(
+    style: meta_render.Style, reply: Reply
+) -> None:
+    messages = meta_render.render(reply, style)
+    for message in messages:
+        _within_meta_limits(message, style)
+    assert bool(reply.quick_replies) == ("quick_replies" in messages[-1] if messages else False)
+    bodies = [
+        m.get("text") or m.get("attachment", {}).get("payload", {}).get("text", "")
+        for m in messages
+    ]
+    said = "".join("".join(bodies).split())
+    assert "".join(reply.text.split()) in said
+
+
+@given(texts, st.integers(min_value=4, max_value=300))
+def test_split_text_keeps_within_a_byte_limit(text: str, limit: int) -> None:
+    chunks = split_text(text, limit, max_bytes=limit)
+    assert all(1 <= len(chunk.encode()) <= limit for chunk in chunks)
+    assert "".join("".join(chunks).split()) == "".join(text.split())
