@@ -21,6 +21,8 @@ import type {
 } from "./types";
 
 const SLUG = /^[a-z0-9-]{1,63}$/;
+/** What the server takes as a locale (`es`, `es-CO`); anything else is not sent. */
+const LOCALE = /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/;
 const PAGE = 200;
 const MAX_HISTORY = 5000;
 const MAX_TEXT = 4000;
@@ -280,7 +282,7 @@ export class FrontDeskClient extends Listenable<Events> {
       const stored = this._store.session() ?? this._session;
       const { locale, user } = this._options;
       const body: { locale?: string; user?: User } = {};
-      if (locale) body.locale = locale;
+      if (locale && LOCALE.test(locale)) body.locale = locale;
       if (user) body.user = user;
       let web: WebSession;
       try {

@@ -423,6 +423,14 @@ test("when one tab forgets the visitor (sign-out), the others start afresh too",
   b.destroy();
 });
 
+test("a locale the server would refuse is not sent", async () => {
+  const server = new FakeServer();
+  const client = new FrontDeskClient({ ...OPTIONS, locale: "español de Colombia" }, env(server));
+  await client.whenReady();
+  assert.deepEqual(server.requests[0]?.body, {});
+  client.destroy();
+});
+
 test("bad options are refused at once", () => {
   assert.throws(() => new FrontDeskClient({ ...OPTIONS, tenant: "Not A Slug" }), /tenant/);
   assert.throws(() => new FrontDeskClient({ ...OPTIONS, publishableKey: "sk_live_x" }), /publishable/);

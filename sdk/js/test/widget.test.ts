@@ -75,7 +75,7 @@ test("the widget lives in an open shadow root with its own styles and the stable
   assert.ok(root, "open shadow root");
   const sheets = (root as unknown as { adoptedStyleSheets: CSSStyleSheet[] }).adoptedStyleSheets;
   assert.ok(sheets.length === 1 || root.querySelector("style"), "styles inside the shadow root");
-  assert.match(CSS, /:host\{all:initial\}/);
+  assert.match(CSS, /:host\{all:initial!important\}/);
   assert.match(CSS, /prefers-reduced-motion/);
   assert.match(CSS, /max-width:480px/);
   assert.equal(widget.element.getAttribute("style"), null, "nothing styled outside the shadow root");
@@ -118,6 +118,13 @@ test("open, close and toggle: focus goes to the input, Escape closes and returns
   assert.equal(widget.isOpen, true);
   widget.close();
   assert.equal(launcher.getAttribute("aria-expanded"), "false");
+  client.destroy();
+});
+
+test("a widget mounted open does not take the page's focus", () => {
+  const { widget, client } = mount(new FakeServer(), { open: true });
+  assert.equal(widget.isOpen, true);
+  assert.equal(widget.element.shadowRoot?.activeElement ?? null, null);
   client.destroy();
 });
 

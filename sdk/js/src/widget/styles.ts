@@ -1,8 +1,10 @@
 /** All of the widget's CSS, inside its shadow root: `:host { all: initial }` keeps the page's
- * styles out, and nothing here can reach the page. */
+ * styles out (`!important`, so that it also wins over the page's `!important` rules on the host
+ * element: for those the shadow root's own declarations take precedence), and nothing here can
+ * reach the page. */
 
 export const CSS = `
-:host{all:initial}
+:host{all:initial!important}
 .fd{--fd-color:#0b6bcb;--fd-fg:#fff;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;position:fixed;bottom:20px;right:20px;z-index:2147483000;text-align:left;direction:ltr}
 .fd[data-position=left]{right:auto;left:20px}
 .fd[data-inline]{position:relative;bottom:auto;right:auto;left:auto}

@@ -200,11 +200,13 @@ class ChatWidget implements Widget {
     });
     this._subscribe("error", (error) => this._onError(error));
 
-    (options.container ?? doc.body).append(this.element);
+    const parent = options.container ?? doc.body;
+    if (parent) parent.append(this.element);
+    else doc.addEventListener("DOMContentLoaded", () => doc.body.append(this.element), { once: true });
     for (const item of client.pending()) this._appendPending(item);
     if (client.session) this._load(client.session.conversation_id);
     this._setConnection(client.connection);
-    if (options.open) this.open();
+    if (options.open) this._show(false); // open, but the page keeps its focus
   }
 
   get isOpen(): boolean {
@@ -216,13 +218,17 @@ class ChatWidget implements Widget {
   }
 
   open(): void {
+    this._show(true);
+  }
+
+  private _show(focus: boolean): void {
     this._open = true;
     this._panel.hidden = false;
     this._root.setAttribute("data-open", "");
     this._launcher.setAttribute("aria-expanded", "true");
     this._setUnread(0);
     this._scroll();
-    this._input.focus();
+    if (focus) this._input.focus();
   }
 
   close(): void {
