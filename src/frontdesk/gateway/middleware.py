@@ -17,14 +17,16 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import FastAPI
-from fastapi.routing import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, APIRouter
 from prometheus_client import Counter, Histogram
 from starlette._utils import get_route_path
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.gateway.cors import TenantCors
-from frontdesk.gateway.deps import RESPONSE_HEADERS
+from frontdesk.gateway.deps import RESPONSE_HEADERS, EarlyDependency, lift
 from frontdesk.observability.metrics import Metrics
 from frontdesk.security.client_ip import client_ip, ip_bucket
 from frontdesk.security.cors import Headers, security_headers
@@ -278,6 +280,10 @@ class RouteIndex:
     tried, in the router's order. When none of them matches fully, the router runs as usual
     (not found, method not allowed, the trailing-slash redirect), so answers do not change.
 
+    Once a route is chosen, its request-only dependencies (the tenant, the credential, scope
+    and limits: ``deps.lift``) are resolved here, before the route's handler reads the body or
+    opens a session, and outside FastAPI's dependency solver.
+
     The index follows the router: it is rebuilt when routes are added at the top level.
     """
 
@@ -287,6 +293,7 @@ class RouteIndex:
         self._size = -1
         self._entries: list[tuple[BaseRoute, set[RouteKey] | None]] = []
         self._candidates: dict[RouteKey, list[BaseRoute]] = {}
+        self._early: dict[int, tuple[Dependant, tuple[EarlyDependency, ...]]] = {}
 
     def _build(self) -> None:
         self._entries = [(route, _keys(route)) for route in self.router.routes]
@@ -305,6 +312,29 @@ class RouteIndex:
             if len(self._candidates) < 4096:
                 self._candidates[key] = found
         return found
+
+    async def resolve_early(
+        self, dependant: Dependant | None, scope: Scope, receive: Receive
+    ) -> None:
+        """Resolves the chosen route's request-only dependencies (lifting them out of
+        FastAPI's solver the first time the route is chosen)."""
+        if dependant is None:
+            return
+        entry = self._early.get(id(dependant))
+        if entry is None or entry[0] is not dependant:
+            overrides = getattr(
+                self.router.dependency_overrides_provider, "dependency_overrides", None
+            )
+            # With overridden dependencies (tests), FastAPI's solver applies the overrides.
+            entry = (dependant, () if overrides else lift(dependant))
+            if len(self._early) >= 4096:
+                self._early.clear()
+            self._early[id(dependant)] = entry
+        early = entry[1]
+        if early:
+            request = Request(scope, receive)
+            for dependency in early:
+                await dependency(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         router = self.router
@@ -325,12 +355,14 @@ class RouteIndex:
                 # FastAPI would match it again to handle it.
                 found = route._match(scope)
                 if found[0] is Match.FULL:
-                    await handle_included(route, found, scope, receive, send)
+                    await handle_included(route, found, scope, receive, send, self.resolve_early)
                     return
                 continue
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 selected(scope, child_scope, route)
+                if isinstance(route, APIRoute):
+                    await self.resolve_early(route.dependant, scope, receive)
                 await route.handle(scope, receive, send)
                 return
         await self.fallback(scope, receive, send)
@@ -361,7 +393,7 @@ def _load_selected() -> Any:
         )
 
     async def handle_included(
-        included: Any, found: Any, scope: Scope, receive: Receive, send: Send
+        included: Any, found: Any, scope: Scope, receive: Receive, send: Send, early: Any
     ) -> None:
         """``_IncludedRouter.handle`` given the match ``found`` (its ``_handle_selected``)."""
         _, child_scope, route, context = found
@@ -381,6 +413,7 @@ def _load_selected() -> Any:
             fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = context
             if isinstance(context.original_route, APIRoute):
                 scope["route"] = context.original_route
+                await early(context.dependant, scope, receive)
                 await context.original_route.handle(scope, receive, send)
                 return
         handle = wrap_app_with_body_limit(route.handle, included.include_context.max_body_size)
