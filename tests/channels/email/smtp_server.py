@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import free_port
 
@@ -34,6 +35,20 @@ class Recorder:
         with self.lock:
             self.failures.extend([reply] * times)
 
+    logins: list[str] = field(default_factory=list)
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        """The connection's SMTP login (``soporte`` / its password) is the only one accepted."""
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"soporte",
+            b"smtp-password-for-tests",
+        )
+        if ok:
+            self.logins.append(mechanism)
+        return AuthResult(success=ok, auth_data=data)
+
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
             return [r.message for r in self.received if address in r.rcpt_tos]
@@ -54,7 +69,13 @@ class SmtpServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.recorder = Recorder()
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.recorder,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self.recorder.authenticate,
+            auth_require_tls=False,  # a local test server: no TLS to require
+        )
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

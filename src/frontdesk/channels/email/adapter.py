@@ -103,7 +103,6 @@ class EmailAdapter:
             "subject": row.subject if row is not None else "",
             "references": list(row.references) if row is not None else [],
             "reply_to": f"{threads.REPLY_PREFIX}{row.token}@{domain}" if row and domain else None,
-            "automatic": message.sender == "assistant",
         }
         link = await self._transfer(session, tenant, message, conversation)
         if link is not None:
@@ -184,7 +183,7 @@ class EmailAdapter:
         if thread.get("reply_to"):
             reply_to = str(thread["reply_to"])
             email["Reply-To"] = formataddr((display, reply_to)) if display else reply_to
-        if thread.get("automatic", outbound.in_reply_to is not None):
+        if outbound.sender == "assistant":
             # RFC 3834: an automatic answer; and Exchange, please do not auto-reply to it.
             email["Auto-Submitted"] = "auto-replied"
             email["X-Auto-Response-Suppress"] = "All"

@@ -53,8 +53,12 @@ class SmtpClient:
             raise _by_code(min(codes) if codes else 550, "the recipient was refused") from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise _by_code(exc.code, exc.message) from exc
+        except aiosmtplib.SMTPNotSupported as exc:
+            # The server lacks what the connection asks for (STARTTLS, AUTH): fix, then replay.
+            raise PermanentFailure(f"the SMTP server does not support it: {exc}"[:200]) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise DeliveryFailed(f"the SMTP server is unreachable: {type(exc).__name__}") from exc
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+            raise DeliveryFailed(f"the SMTP server is unreachable: {reason}") from exc
 
 
 def _by_code(code: int, text: str) -> DeliveryFailed:
