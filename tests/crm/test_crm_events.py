@@ -33,6 +33,7 @@ from tests.crm.support import (
 )
 from tests.delivery.receiver import Receiver
 from tests.delivery.support import eventually, hooked_tenant
+from tests.engine.conversations.harness import history
 from tests.factories import SampleTenant, connect_whatsapp, make_tenant
 
 URL = "/webhooks/hubspot"
@@ -77,34 +78,31 @@ async def post_hubspot(
 
 
 async def pushed_deal(
-    client: httpx.AsyncClient, runtime: Runtime, hs: Connected
-) -> tuple[dict[str, Any], str]:
-    """A web chat that became a lead pushed to HubSpot: the chat and its deal's id."""
+    client: httpx.AsyncClient, runtime: Runtime, hubspot: FakeHubSpot
+) -> tuple[Connected, dict[str, Any], str]:
+    """A tenant with HubSpot whose web chat became a lead pushed there: the connection, the
+    chat and the deal's id."""
+    tenant = await make_tenant(runtime)
+    hs = await connect_hubspot(runtime, hubspot, tenant, options=OPTIONS)
     chat = await converse(client, hs.tenant, READY_BUYER[:2])
     await settle(runtime, hs.tenant.context.id)
     record = await record_of(runtime, (await lead_of(runtime, chat["conversation"]["id"])).id)
     assert record.deal_ref is not None
-    return chat, record.deal_ref
+    return hs, chat, record.deal_ref
 
 
-async def history(
+async def proposals(
     client: httpx.AsyncClient, tenant: SampleTenant, chat: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    response = await client.get(
-        f"/web/v1/{tenant.slug}/conversations/{chat['conversation']['id']}/messages",
-        headers={"Authorization": f"Bearer {chat['visitor_token']}"},
-    )
-    assert response.status_code == 200, response.text
-    messages: list[dict[str, Any]] = response.json()["messages"]
-    return messages
+    """The stage message in the web chat's history (each time it was sent)."""
+    return [m for m in await history(client, tenant, chat) if m["text"] == PROPOSAL]
 
 
 async def test_a_deal_moved_in_hubspot_sends_the_stage_message_once_on_the_web_chat(
     client: httpx.AsyncClient, runtime: Runtime, hubspot: FakeHubSpot
 ) -> None:
-    tenant = await make_tenant(runtime)
-    hs = await connect_hubspot(runtime, hubspot, tenant, options=OPTIONS)
-    chat, deal_id = await pushed_deal(client, runtime, hs)
+    hs, chat, deal_id = await pushed_deal(client, runtime, hubspot)
+    tenant = hs.tenant
     events = [stage_event(hs.portal_id, deal_id, "contractsent")]
 
     first = await post_hubspot(client, events)
@@ -112,7 +110,7 @@ async def test_a_deal_moved_in_hubspot_sends_the_stage_message_once_on_the_web_c
     assert first.json() == {"events": 1, "messages": 1, "duplicates": 0}
     again = await post_hubspot(client, events)  # HubSpot retries the same notification
     assert again.json() == {"events": 1, "messages": 0, "duplicates": 1}
-    sent = [m for m in await history(client, tenant, chat) if m["text"] == PROPOSAL]
+    sent = await proposals(client, tenant, chat)
     assert len(sent) == 1
     assert sent[0]["direction"] == "out"
     record = await record_of(runtime, (await lead_of(runtime, chat["conversation"]["id"])).id)
@@ -130,9 +128,8 @@ async def test_a_deal_moved_in_hubspot_sends_the_stage_message_once_on_the_web_c
 async def test_hubspot_webhooks_with_bad_signatures_are_refused(
     client: httpx.AsyncClient, runtime: Runtime, hubspot: FakeHubSpot
 ) -> None:
-    tenant = await make_tenant(runtime)
-    hs = await connect_hubspot(runtime, hubspot, tenant, options=OPTIONS)
-    chat, deal_id = await pushed_deal(client, runtime, hs)
+    hs, chat, deal_id = await pushed_deal(client, runtime, hubspot)
+    tenant = hs.tenant
     events = [stage_event(hs.portal_id, deal_id, "contractsent")]
     forged = await post_hubspot(client, events, secret="not-the-client-secret")
     assert forged.status_code == 401
@@ -143,15 +140,14 @@ async def test_hubspot_webhooks_with_bad_signatures_are_refused(
     assert unsigned.status_code == 401
     broken = await client.post(URL, content=b"[{not json")
     assert broken.status_code == 422
-    assert not [m for m in await history(client, tenant, chat) if m["text"] == PROPOSAL]
+    assert not await proposals(client, tenant, chat)
 
 
 async def test_another_portal_cannot_move_this_tenants_deal(
     client: httpx.AsyncClient, runtime: Runtime, hubspot: FakeHubSpot
 ) -> None:
-    victim = await make_tenant(runtime)
-    hs = await connect_hubspot(runtime, hubspot, victim, options=OPTIONS)
-    chat, deal_id = await pushed_deal(client, runtime, hs)
+    hs, chat, deal_id = await pushed_deal(client, runtime, hubspot)
+    victim = hs.tenant
     attacker = await connect_hubspot(runtime, hubspot, await make_tenant(runtime), options=OPTIONS)
     # Signed correctly for the attacker's own portal, naming the victim's deal.
     response = await post_hubspot(
@@ -159,7 +155,7 @@ async def test_another_portal_cannot_move_this_tenants_deal(
     )
     assert response.status_code == 200
     assert response.json()["messages"] == 0
-    assert not [m for m in await history(client, victim, chat) if m["text"] == PROPOSAL]
+    assert not await proposals(client, victim, chat)
 
 
 async def test_the_stage_message_goes_out_on_whatsapp(
@@ -248,7 +244,7 @@ async def test_the_generic_crm_gets_signed_lead_events_with_the_summary_and_answ
     again = await post_crm(client, hooked.tenant, secret, event, "msg_crm_1")
     assert again.status_code == 202
     assert again.json() == {**first.json(), "duplicate": True}
-    sent = [m for m in await history(client, hooked.tenant, chat) if m["text"] == PROPOSAL]
+    sent = await proposals(client, hooked.tenant, chat)
     assert len(sent) == 1
 
     forged = await post_crm(client, hooked.tenant, "whsec_" + "A" * 43 + "=", event, "msg_crm_2")
