@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.connections import open_credentials
 from frontdesk.conversations.models import Contact, Lead
+from frontdesk.conversations.repository import ConversationRepository
 from frontdesk.crm.hubspot import Conflict, Gone, HubSpotClient, ObjectType, association
 from frontdesk.crm.schemas import HubSpotOptions
 from frontdesk.crm.service import PUSH_JOB, PUSH_POLICY, CrmRecordRepository
@@ -108,7 +109,13 @@ class HubSpotPusher:
             return
         record = await CrmRecordRepository(session, tenant.id).claim(PROVIDER, lead.id)
         contact: Contact | None = await ContactRepository(session, tenant.id).get(lead.contact_id)
-        summary = await summarize(session, tenant, lead, contact)
+        conversation = (
+            await ConversationRepository(session, tenant.id).get(lead.conversation_id)
+            if lead.conversation_id
+            else None
+        )
+        language = conversation.language if conversation else None
+        summary = await summarize(session, tenant, lead, contact, language=language)
         sync = _Sync(self.client, token)
 
         person = contact_properties(lead, summary)
