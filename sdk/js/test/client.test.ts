@@ -298,10 +298,10 @@ test("a quick reply's payload is sent only when given", async () => {
   const server = new FakeServer();
   const client = new FrontDeskClient(OPTIONS, env(server));
   await client.whenReady();
-  await client.send({ text: "Agendar cita", payload: "BOOK" });
+  await client.send({ text: "Agendar cita", payload: "intent:book" });
   await client.send("texto");
   const [tapped, typed] = server.requests.filter((r) => r.path.endsWith("/messages")).map((r) => r.body as Record<string, unknown>);
-  assert.equal(tapped?.payload, "BOOK");
+  assert.equal(tapped?.payload, "intent:book");
   assert.equal(tapped?.text, "Agendar cita");
   assert.equal("payload" in (typed ?? {}), false);
   client.destroy();

@@ -222,9 +222,12 @@ export class FakeServer {
     if (conversation.channel !== "webchat") {
       return this.problem({ status: 409, slug: "conversation-moved", title: "Conversation moved to another channel" });
     }
-    const { text, client_id: clientId } = body as { text: string; client_id: string };
+    const { text, client_id: clientId, payload } = body as { text: string; client_id: string; payload?: string };
+    if (payload !== undefined && !/^[a-z]{1,16}:[a-z0-9]+(?:-[a-z0-9]+)*$/.test(payload)) {
+      return this.problem({ status: 422, slug: "validation-error", title: "Invalid input", detail: "body/payload" });
+    }
     const known = conversation.clientIds.get(clientId);
-    const message = known ?? this._append(conversation, "in", text, {}, "visitor");
+    const message = known ?? this._append(conversation, "in", text, payload ? { payload } : {}, "visitor");
     conversation.clientIds.set(clientId, message);
     if (this.loseResponses > 0) {
       this.loseResponses -= 1;

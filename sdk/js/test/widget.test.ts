@@ -149,8 +149,8 @@ test("a reply's cards, links and quick replies are rendered; a quick reply sends
     cards: [{ service_id: "s1", title: "Limpieza dental", summary: "45 minutos", price_text: "$120.000" }],
     links: [{ title: "Ver sitio", url: "https://acme.example/servicios" }],
     quick_replies: [
-      { title: "Agendar", payload: "BOOK" },
-      { title: "Precios", payload: "PRICES" },
+      { title: "Agendar", payload: "intent:book" },
+      { title: "Precios", payload: "intent:prices" },
     ],
   });
   await settle();
@@ -167,8 +167,23 @@ test("a reply's cards, links and quick replies are rendered; a quick reply sends
   await settle();
   const sent = server.requests.filter((r) => r.path.endsWith("/messages") && r.method === "POST").pop();
   assert.equal((sent?.body as Record<string, unknown>).text, "Agendar");
-  assert.equal((sent?.body as Record<string, unknown>).payload, "BOOK");
+  assert.equal((sent?.body as Record<string, unknown>).payload, "intent:book");
   assert.deepEqual($$('[data-fd="quick-reply"]'), [], "the choice clears the buttons");
+  client.destroy();
+});
+
+test("a quick reply whose payload the server refuses is still sent, as its title", async () => {
+  const { server, $, $$, client } = await mounted({ open: true });
+  server.reply("¿Te ayudo?", { quick_replies: [{ title: "Sí, por favor", payload: "Not A Valid Payload" }] });
+  await settle();
+  $('[data-fd="quick-reply"]')?.click();
+  await settle();
+  assert.deepEqual(server.conversation().messages.map((m) => [m.direction, m.text, m.payload]), [
+    ["out", "¿Te ayudo?", { quick_replies: [{ title: "Sí, por favor", payload: "Not A Valid Payload" }] }],
+    ["in", "Sí, por favor", {}],
+  ]);
+  assert.equal($$('[data-fd="message"][data-failed]').length, 0);
+  assert.equal($$('[data-fd="message"][data-direction="in"]').length, 1);
   client.destroy();
 });
 

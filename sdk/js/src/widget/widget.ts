@@ -337,25 +337,28 @@ class ChatWidget implements Widget {
     const el = this._appendPending({ client_id: "", text });
     this._quick.hidden = true;
     this._quick.textContent = "";
-    this.client.send(payload === undefined ? text : { text, payload }).then(
-      (accepted: Accepted) => {
-        if (!el.hasAttribute("data-pending")) return; // the stream was first and took it
-        if (this._byId(accepted.id)) {
-          el.remove();
-          return;
-        }
-        // Sent; the stream brings the message itself and fills this bubble in.
-        el.removeAttribute("data-pending");
-        el.setAttribute("data-id", accepted.id);
-        el.setAttribute("data-seq", String(accepted.seq));
-        this._insert(el, accepted.seq);
-      },
-      () => {
-        el.removeAttribute("data-pending");
-        el.setAttribute("data-failed", "true");
-        el.title = this._t.failed;
-      },
-    );
+    const sent = (accepted: Accepted): void => {
+      if (!el.hasAttribute("data-pending")) return; // the stream was first and took it
+      if (this._byId(accepted.id)) {
+        el.remove();
+        return;
+      }
+      // Sent; the stream brings the message itself and fills this bubble in.
+      el.removeAttribute("data-pending");
+      el.setAttribute("data-id", accepted.id);
+      el.setAttribute("data-seq", String(accepted.seq));
+      this._insert(el, accepted.seq);
+    };
+    const failed = (): void => {
+      el.removeAttribute("data-pending");
+      el.setAttribute("data-failed", "true");
+      el.title = this._t.failed;
+    };
+    this.client.send(payload === undefined ? text : { text, payload }).then(sent, (error: FrontDeskError) => {
+      // A payload the server does not take: the tap still counts, as its title.
+      if (payload !== undefined && error.status === 422) this.client.send(text).then(sent, failed);
+      else failed();
+    });
   }
 
   private _renderQuickReplies(): void {
