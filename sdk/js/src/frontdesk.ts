@@ -5,7 +5,7 @@ import { Listenable } from "./emitter";
 import type { Env } from "./env";
 import { FrontDeskError } from "./errors";
 import type { Accepted, EventName, Events, InitOptions, Message, SendInput, Session, TransferLink, UserProfile } from "./types";
-import type { WidgetApi } from "./widget/types";
+import type { WidgetApi } from "./widget-types";
 
 export const VERSION = "1.0.0";
 

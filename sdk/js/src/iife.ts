@@ -1,7 +1,7 @@
 /** `frontdesk.js`: `window.FrontDesk` with `FrontDesk.widget`; replays the snippet's queue. */
 
 import { FrontDeskSingleton, install } from "./frontdesk";
-import { createWidgetApi } from "./widget/widget";
+import { createWidgetApi } from "./widget";
 
 const frontDesk = new FrontDeskSingleton();
 frontDesk.widget = createWidgetApi(frontDesk);

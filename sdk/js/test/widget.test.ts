@@ -3,10 +3,10 @@ import { afterEach, beforeEach, test } from "node:test";
 import { Window } from "happy-dom";
 import { FrontDeskClient } from "../src/client";
 import { FrontDeskSingleton } from "../src/frontdesk";
-import { STRINGS, pickLang } from "../src/widget/strings";
-import { CSS } from "../src/widget/styles";
-import { createWidgetApi } from "../src/widget/widget";
-import type { Widget } from "../src/widget/types";
+import { STRINGS, pickLang } from "../src/widget-strings";
+import { CSS } from "../src/widget-styles";
+import { createWidgetApi } from "../src/widget";
+import type { Widget } from "../src/widget-types";
 import { FakeServer, OPTIONS, SharedStorage, env, settle } from "./fakes";
 
 let window: Window;

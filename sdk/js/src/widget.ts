@@ -1,13 +1,13 @@
 /** The chat widget: a launcher and a panel in an open shadow root, built with the DOM API only
  * (message text is always `textContent`; only http(s) links are rendered). */
 
-import { isHttpUrl, type FrontDeskClient } from "../client";
-import type { FrontDeskError } from "../errors";
-import type { FrontDeskSingleton } from "../frontdesk";
-import type { Accepted, ConnectionState, EventName, Listener, Message, Pending, ServiceCard, QuickReply, Link } from "../types";
-import { STRINGS, pickLang, type Strings } from "./strings";
-import { CSS } from "./styles";
-import type { MountOptions, Widget, WidgetApi } from "./types";
+import { isHttpUrl, type FrontDeskClient } from "./client";
+import type { FrontDeskError } from "./errors";
+import type { FrontDeskSingleton } from "./frontdesk";
+import type { Accepted, ConnectionState, EventName, Listener, Message, Pending, ServiceCard, QuickReply, Link } from "./types";
+import { STRINGS, pickLang, type Strings } from "./widget-strings";
+import { CSS } from "./widget-styles";
+import type { MountOptions, Widget, WidgetApi } from "./widget-types";
 
 export const HOST_ID = "frontdesk-widget";
 const TYPING_MS = 20_000;

@@ -1,5 +1,5 @@
-import type { FrontDeskClient } from "../client";
-import type { InitOptions } from "../types";
+import type { FrontDeskClient } from "./client";
+import type { InitOptions } from "./types";
 
 export interface MountOptions extends Partial<InitOptions> {
   /** A client made with `FrontDesk.init`; by default the singleton's, or one made from the options. */
