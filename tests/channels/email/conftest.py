@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.channels.email.dovecot import Dovecot
 from tests.channels.email.smtp_server import Recorder, SmtpServer
 
 
@@ -16,3 +17,9 @@ def smtp() -> Iterator[SmtpServer]:
 @pytest.fixture
 def mailbox(smtp: SmtpServer) -> Recorder:
     return smtp.recorder
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    with Dovecot() as server:
+        yield server
