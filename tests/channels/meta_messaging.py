@@ -27,6 +27,7 @@ from tests.factories import SampleTenant, make_tenant
 
 __all__ = [
     "Connected",
+    "adapter_of",
     "connect",
     "customer",
     "eventually",
@@ -42,18 +43,17 @@ OBJECT = {"messenger": "page", "instagram": "instagram"}
 @pytest.fixture
 async def send_api(runtime: Runtime) -> AsyncIterator[FakeSendApi]:
     """The fake Graph API, with the runtime's Messenger and Instagram adapters pointed at it."""
-    adapters = [runtime.channels.get(kind) for kind in OBJECT]
-    assert all(isinstance(adapter, MetaMessagingAdapter) for adapter in adapters)
+    adapters = [adapter_of(runtime, kind) for kind in OBJECT]
     with GraphServer() as server:
         http = GraphHttp(server.url)
-        previous = [adapter.api for adapter in adapters]  # type: ignore[attr-defined]
+        previous = [adapter.api for adapter in adapters]
         for adapter in adapters:
-            adapter.api = SendApi(http)  # type: ignore[attr-defined]
+            adapter.api = SendApi(http)
         try:
             yield server.graph.send_api
         finally:
             for adapter, api in zip(adapters, previous, strict=True):
-                adapter.api = api  # type: ignore[attr-defined]
+                adapter.api = api
             await http.close()
 
 
@@ -90,6 +90,12 @@ async def connect(
             actor="test",
         )
     return Connected(tenant, kind, account_id)
+
+
+def adapter_of(rt: Runtime, kind: str) -> MetaMessagingAdapter:
+    adapter = rt.channels.get(kind)
+    assert isinstance(adapter, MetaMessagingAdapter)
+    return adapter
 
 
 def customer() -> str:

@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from frontdesk.channels import transfer
 from frontdesk.channels.base import Outbound
-from frontdesk.channels.meta_messaging.adapter import MetaMessagingAdapter
 from frontdesk.conversations import service as conversations
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.delivery.service import retry_dead
@@ -27,6 +26,7 @@ from tests.channels import meta
 from tests.channels.fake_graph import FakeSendApi
 from tests.channels.meta_messaging import (
     Connected,
+    adapter_of,
     connect,
     customer,
     eventually,
@@ -46,27 +46,25 @@ async def page(runtime: Runtime) -> Connected:
     return await connect(runtime, "messenger")
 
 
-def adapter_of(runtime: Runtime) -> MetaMessagingAdapter:
-    adapter = runtime.channels.get("messenger")
-    assert isinstance(adapter, MetaMessagingAdapter)
-    return adapter
-
-
-async def test_the_handshake_echoes_the_challenge_for_a_pages_verify_token(
-    client: httpx.AsyncClient, page: Connected
+@pytest.mark.parametrize("kind", ["messenger", "instagram"])
+async def test_the_handshake_echoes_the_challenge_for_a_connections_verify_token(
+    client: httpx.AsyncClient, runtime: Runtime, kind: str
 ) -> None:
+    await connect(runtime, kind)
     params = {
         "hub.mode": "subscribe",
         "hub.verify_token": meta.PAGE_CREDENTIALS["verify_token"],
         "hub.challenge": "1158201444",
     }
-    response = await client.get(URL, params=params)
+    response = await client.get(f"/webhooks/{kind}", params=params)
     assert response.status_code == 200
     assert response.text == "1158201444"
-    wrong = await client.get(URL, params=params | {"hub.verify_token": "not-the-token"})
+    wrong = await client.get(
+        f"/webhooks/{kind}", params=params | {"hub.verify_token": "not-the-token"}
+    )
     assert wrong.status_code == 403
     assert wrong.headers["content-type"].startswith("application/problem+json")
-    # A Messenger verify token opens nothing on another channel's route.
+    # This verify token opens nothing on another channel's route.
     other = await client.get("/webhooks/whatsapp", params=params)
     assert other.status_code == 403
 
@@ -88,7 +86,9 @@ async def test_a_text_is_stored_once_and_answered_once_as_a_response(
     assert [(m.direction, m.channel) for m in rows] == [("in", "messenger"), ("out", "messenger")]
     assert rows[0].external_id == event["message"]["mid"]
     sent = send_api.sent(psid)
-    assert len(sent) == len(adapter_of(runtime).render(Reply.from_dict(rows[1].payload)))
+    assert len(sent) == len(
+        adapter_of(runtime, "messenger").render(Reply.from_dict(rows[1].payload))
+    )
     assert all(body["messaging_type"] == "RESPONSE" and "tag" not in body for body in sent)
     assert all(body["recipient"] == {"id": psid} for body in sent)
     assert set(send_api.senders(psid)) == {page.account_id}  # POST /{page-id}/messages
@@ -272,7 +272,7 @@ async def test_429_and_5xx_are_retried_and_the_reply_sent_once(
         runtime, page.tenant, lambda r: any(m.status == "sent" for m in r), within=40
     )
     out = next(m for m in rows if m.direction == "out")
-    parts = len(adapter_of(runtime).render(Reply.from_dict(out.payload)))
+    parts = len(adapter_of(runtime, "messenger").render(Reply.from_dict(out.payload)))
     await asyncio.sleep(0.3)
     assert len(send_api.sent(psid)) == parts  # each part once
     assert len(send_api.refused(psid)) == 3
@@ -327,7 +327,7 @@ async def test_a_refused_send_is_a_dead_letter_marked_failed_and_replayed(
 async def test_outside_the_window_the_reply_is_held_or_a_persons_answer_tagged(
     runtime: Runtime, send_api: FakeSendApi
 ) -> None:
-    adapter = adapter_of(runtime)
+    adapter = adapter_of(runtime, "messenger")
     plain = await connect(runtime, "messenger")
     tagged = await connect(runtime, "messenger", options={"human_agent_tag": True})
     psid = customer()
@@ -361,7 +361,7 @@ async def test_outside_the_window_the_reply_is_held_or_a_persons_answer_tagged(
 async def test_a_reply_is_rendered_within_messengers_limits(
     runtime: Runtime, send_api: FakeSendApi, page: Connected
 ) -> None:
-    adapter = adapter_of(runtime)
+    adapter = adapter_of(runtime, "messenger")
     psid = customer()
     reply = Reply(
         text="Hacemos tiendas virtuales. " * 120,
