@@ -55,16 +55,9 @@ from bench.load import (
     QUESTIONS,
     Connection,
     HttpError,
-    Window,
-    _busy_share,
-    _cpu_seconds,
     _loop_factory,
-    _phase,
     _problem_type,
-    _user,
-    core_jiffies,
-    process_cpu_seconds,
-    summarize,
+    measure,
 )
 from bench.pipeline import _median, _ratio, _times, _us, _verdict
 from bench.webchat import (
@@ -177,43 +170,18 @@ async def drive(
     figures (as ``bench.load`` reports them)."""
     host, port = url.removeprefix("http://").split(":")
     links = [Connection(host, int(port)) for _ in range(connections)]
-    _phase("warmup")
-    begin = time.perf_counter()
-    window = Window(start=begin + warmup, end=begin + warmup + duration)
-    tasks = [
-        asyncio.create_task(_user(window, _sender(link, notifications, i), i))
-        for i, link in enumerate(links)
-    ]
     try:
-        await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
-        _phase("measure")
-        cpu_before, server_before = _cpu_seconds(), process_cpu_seconds(server_pid)
-        core_before = core_jiffies(watch_cpu)
-        await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-        cpu_used, server_after = _cpu_seconds() - cpu_before, process_cpu_seconds(server_pid)
-        core_after = core_jiffies(watch_cpu)
-        _phase("done")
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        return await measure(
+            "ingest",
+            [_sender(link, notifications, i) for i, link in enumerate(links)],
+            duration=duration,
+            warmup=warmup,
+            server_pid=server_pid,
+            watch_cpu=watch_cpu,
+        )
     finally:
         for link in links:
             link.close()
-    return summarize(
-        mode="ingest",
-        connections=connections,
-        duration=duration,
-        warmup=warmup,
-        latencies=window.latencies,
-        errors=window.errors,
-        cpu_seconds=cpu_used,
-        server_cpu_seconds=(
-            server_after - server_before
-            if server_after is not None and server_before is not None
-            else None
-        ),
-        core_busy=_busy_share(core_before, core_after),
-    )
 
 
 def load_main(args: argparse.Namespace) -> int:
@@ -301,6 +269,16 @@ def fresh_database(base: str) -> Iterator[tuple[str, str]]:
     finally:
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def analyze(owner_url: str) -> None:
+    """Refresh the planner's statistics, as autovacuum does on a live database (it may be
+    off on a benchmark machine's PostgreSQL, and a fresh database has none)."""
+    connection = await asyncpg.connect(owner_url.replace("+asyncpg", ""))
+    try:
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
 
 
 async def stored(owner_url: str) -> dict[str, int]:
@@ -623,6 +601,8 @@ def bench(plan: Plan, update: bool) -> dict[str, Any]:
             order = ("bare", "ingest") if index % 2 == 0 else ("ingest", "bare")
             entry: dict[str, Any] = {"round": index + 1, "order": list(order)}
             for side in order:
+                if side == "ingest":
+                    asyncio.run(analyze(owner_url))
                 result = run_load(plan, servers[side], spec, workdir)
                 entry[side] = result
                 print(

@@ -426,6 +426,32 @@ async def run(
         await asyncio.gather(*(visitor.start() for visitor in visitors))
         attempts.extend(visitor.round_trip for visitor in visitors)
 
+    try:
+        return await measure(
+            mode,
+            attempts,
+            duration=duration,
+            warmup=warmup,
+            server_pid=server_pid,
+            watch_cpu=watch_cpu,
+        )
+    finally:
+        for close in closers:
+            close()
+
+
+async def measure(
+    mode: str,
+    attempts: Sequence[Callable[[str], Coroutine[Any, Any, None]]],
+    *,
+    duration: float,
+    warmup: float,
+    server_pid: int | None = None,
+    watch_cpu: int | None = None,
+) -> dict[str, Any]:
+    """Run each of ``attempts`` back to back as one virtual user, ``warmup`` seconds unmeasured
+    then ``duration`` measured: the measured window's figures (with this process's CPU, the
+    server's when ``server_pid`` is given, and how busy CPU ``watch_cpu`` was)."""
     _phase("warmup")
     begin = time.perf_counter()
     window = Window(start=begin + warmup, end=begin + warmup + duration)
@@ -439,16 +465,14 @@ async def run(
         cpu_used, server_after = _cpu_seconds() - cpu_before, process_cpu_seconds(server_pid)
         core_after = core_jiffies(watch_cpu)
         _phase("done")
+    finally:
         # Whatever is still in flight at the end cannot land inside the window any more.
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        for close in closers:
-            close()
     return summarize(
         mode=mode,
-        connections=connections,
+        connections=len(attempts),
         duration=duration,
         warmup=warmup,
         latencies=window.latencies,

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from frontdesk.channels.api import ApiChannelAdapter
 from frontdesk.channels.base import ChannelRegistry
+from frontdesk.channels.batch import InboundWriter
 from frontdesk.channels.email.adapter import EmailAdapter
 from frontdesk.channels.email.imap import POLL_JOB, make_poll, schedule_polls
 from frontdesk.channels.instagram.adapter import InstagramAdapter
@@ -66,6 +67,7 @@ class Runtime:
     webhooks: WebhookSender
     channels: ChannelRegistry
     graph: GraphClient
+    inbound: InboundWriter
     crm: HubSpotPusher
     redis: Redis | None = None
 
@@ -75,12 +77,14 @@ class Runtime:
         await self.bus.start()
         await self.hub.start()
         await schedule_retention(self.db)
+        self.inbound.start()
         await schedule_polls(self.db)
         if self.settings.run_jobs:
             self.jobs.start()
 
     async def stop(self) -> None:
         await self.jobs.stop()
+        await self.inbound.stop()
         await self.hub.stop()
         await self.bus.stop()
         await self.limiter.aclose()
@@ -162,6 +166,7 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         webhooks=webhooks,
         channels=channels,
         graph=graph,
+        inbound=InboundWriter(db, hub),
         crm=crm,
         redis=redis,
     )

@@ -15,6 +15,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.events import ConversationEvents
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.repository import ConversationRef, MessageRepository
+from frontdesk.delivery.webhooks import CONVERSATION_TRANSFERRED, emit
 from frontdesk.tenancy.context import TenantContext
 
 
@@ -33,12 +34,17 @@ async def ingest_message(
     events: ConversationEvents,
 ) -> Ingested:
     """Store one inbound message (once, whatever the provider's retries) and queue the
-    decision on it; a reaction only marks the message it reacts to.
+    decision on it, in the caller's unit of work; a reaction only marks the message it reacts
+    to, and a message redeeming a transfer code queues ``conversation.transferred`` too.
+
+    Routes that take many notifications at once store them with
+    :class:`frontdesk.channels.batch.InboundWriter` instead (one transaction for all those
+    waiting); this is what it does for the messages it does not batch.
 
     A plain message from a known sender (no reaction, no transfer code in its text) finds
     its conversation and its duplicate check in one look-up."""
-    special = inbound.kind == "reaction" or bool(transfer.find_codes(inbound.text))
-    profile = conversations.Profile(name=inbound.sender_name, phone=_phone(inbound))
+    special = not is_plain(inbound)
+    profile = profile_of(inbound)
     redeemed = None
     if special:
         stored = await conversations.find_message(
@@ -69,7 +75,7 @@ async def ingest_message(
         if isinstance(thread, Message):
             return Ingested(message=thread, duplicate=True)
         conversation = thread
-    payload: dict[str, Any] = {"kind": inbound.kind, **inbound.data} if inbound.data else {}
+    payload = payload_of(inbound)
     if redeemed is not None:
         payload["transferred_from"] = redeemed.previous_channel
     received = await conversations.receive(
@@ -82,13 +88,35 @@ async def ingest_message(
         sender="customer",
         payload=payload,
     )
+    if redeemed is not None and not received.duplicate:
+        conversation_id = str(received.message.conversation_id)
+        await emit(
+            session,
+            tenant,
+            CONVERSATION_TRANSFERRED,
+            {"conversation_id": conversation_id, "channel": inbound.channel},
+            key=f"{CONVERSATION_TRANSFERRED}:{conversation_id}:{inbound.provider_id}",
+        )
     return Ingested(
         message=received.message, duplicate=received.duplicate, transferred=bool(redeemed)
     )
 
 
-def _phone(inbound: InboundMessage) -> str | None:
-    return f"+{inbound.sender_id}" if inbound.channel == "whatsapp" else None
+def is_plain(inbound: InboundMessage) -> bool:
+    """A message that only needs storing: not a reaction (which marks another message) and
+    carrying no transfer code (which may move the sender to another conversation)."""
+    return inbound.kind != "reaction" and not transfer.find_codes(inbound.text)
+
+
+def payload_of(inbound: InboundMessage) -> dict[str, Any]:
+    """What the stored message keeps of the inbound one besides its text."""
+    return {"kind": inbound.kind, **inbound.data} if inbound.data else {}
+
+
+def profile_of(inbound: InboundMessage) -> conversations.Profile:
+    """What the message tells of its sender, for the contact."""
+    phone = f"+{inbound.sender_id}" if inbound.channel == "whatsapp" else None
+    return conversations.Profile(name=inbound.sender_name, phone=phone)
 
 
 async def _react(session: AsyncSession, tenant: TenantContext, inbound: InboundMessage) -> None:

@@ -147,7 +147,7 @@ async def thread_for_identity(
         stored = await find_message(session, tenant, channel=channel, external_id=message_id)
         if stored is not None:
             return stored
-    return await _conversation_of(session, tenant, known, channel, external_id, profile)
+    return await conversation_of(session, tenant, known, channel, external_id, profile)
 
 
 async def conversation_for_identity(
@@ -161,10 +161,10 @@ async def conversation_for_identity(
     """The open conversation of whoever ``external_id`` is on ``channel`` (a contact and a
     conversation are created the first time): how every non-web channel finds its thread."""
     known = await IdentityRepository(session, tenant.id).sender(channel, external_id)
-    return await _conversation_of(session, tenant, known, channel, external_id, profile)
+    return await conversation_of(session, tenant, known, channel, external_id, profile)
 
 
-async def _conversation_of(
+async def conversation_of(
     session: AsyncSession,
     tenant: TenantContext,
     known: Sender | None,
@@ -172,6 +172,9 @@ async def _conversation_of(
     external_id: str,
     profile: Profile,
 ) -> ConversationRef:
+    """The open conversation of a sender already looked up (``known``, None when new): the
+    contact and its identity are made the first time, a changed profile is written, and a
+    conversation is opened when none is."""
     if known is None:
         known = await _new_sender(session, tenant, channel, external_id, profile)
     else:

@@ -94,6 +94,14 @@ class Database:
         await self.engine.dispose()
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The driver's own connection under the session's (asyncpg's on PostgreSQL), inside the
+    session's transaction once one is open: for hot statements that skip SQLAlchemy's adapter."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
 def on_commit(session: AsyncSession, callback: Callable[[], Awaitable[None] | None]) -> None:
     """Run ``callback`` once the session's transaction has committed (never on rollback)."""
     session.info.setdefault("after_commit", []).append(callback)

@@ -54,6 +54,12 @@ async def system_scope(session: Any) -> AsyncIterator[None]:
         await session.run_sync(_apply)
 
 
+async def send_binding(session: Any) -> None:
+    """Send the session's binding now, opening its transaction: before statements that do not
+    go through the session (a driver statement on its connection) and so fire no event."""
+    await session.run_sync(_apply)
+
+
 def _wanted(session: Session) -> tuple[str, str]:
     tenant = session.info.get(_BOUND)
     return (str(tenant) if tenant else "", "system" if session.info.get(_SYSTEM) else "")

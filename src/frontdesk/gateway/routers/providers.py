@@ -2,12 +2,14 @@
 
 The tenant is found from the notification itself (``metadata.phone_number_id``), and each
 change counts only when ``X-Hub-Signature-256`` checks with that connection's app secret. The
-answer is sent once everything is durably stored, so Meta's retries are the only resend needed,
-and each provider message id is stored once whatever the number of retries.
+answer is sent once everything is durably stored (the messages by the process's group-commit
+writer, :mod:`frontdesk.channels.batch`), so Meta's retries are the only resend needed, and
+each provider message id is stored once whatever the number of retries.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -16,13 +18,11 @@ import orjson
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.connections import open_credentials, tenants_with_verify_token
-from frontdesk.channels.ingest import apply_status, ingest_message
+from frontdesk.channels.ingest import apply_status
 from frontdesk.channels.whatsapp import webhook as whatsapp
 from frontdesk.delivery import webhooks
-from frontdesk.delivery.webhooks import CONVERSATION_TRANSFERRED, emit
 from frontdesk.errors import Invalid
 from frontdesk.gateway.deps import RuntimeDep, Session
 from frontdesk.runtime import Runtime
@@ -62,8 +62,9 @@ async def whatsapp_handshake(
 @router.post("/whatsapp")
 async def whatsapp_notification(request: Request) -> dict[str, int]:
     """Messages and status updates from WhatsApp, stored before the acknowledgement."""
-    # The hot inbound route takes no dependencies (each costs ≈ 12 µs per request): its unit
-    # of work is opened here and committed before the answer, so a 200 means stored.
+    # The hot inbound route takes no dependencies (each costs ≈ 12 µs per request). Its
+    # messages go to the process's group-commit writer, which answers each once the batch
+    # holding it has committed, so a 200 means stored.
     rt: Runtime = request.app.state.runtime
     body = await request.body()
     try:
@@ -76,21 +77,10 @@ async def whatsapp_notification(request: Request) -> dict[str, int]:
     for value in whatsapp.changes(payload):
         by_account[whatsapp.account_of(value)].append(value)
     signature = request.headers.get(META_HEADER)
-    async with rt.db.session() as session:
-        return await _notification(rt, session, by_account, signature, body)
-
-
-async def _notification(
-    rt: Runtime,
-    session: AsyncSession,
-    by_account: Mapping[str, list[Mapping[str, Any]]],
-    signature: str | None,
-    body: bytes,
-) -> dict[str, int]:
     counts = {"messages": 0, "statuses": 0, "duplicates": 0}
     verified_any = False
     for account, values in by_account.items():
-        tenant = await rt.tenants.by_channel_account("whatsapp", account, session=session)
+        tenant = await rt.tenants.by_channel_account("whatsapp", account)
         connection = tenant.channel("whatsapp") if tenant else None
         if tenant is None or connection is None:
             log.info("whatsapp.unknown_account", account=account[:64])
@@ -106,36 +96,26 @@ async def _notification(
             log.info("whatsapp.tenant_inactive", tenant=tenant.slug, status=tenant.status)
             continue
         for value in values:
-            await _store(rt, session, tenant, value, counts)
+            await _store(rt, tenant, value, counts)
     if by_account and not verified_any:
         raise InvalidSignature("the signature does not match any connection it names")
     return counts
 
 
 async def _store(
-    rt: Runtime,
-    session: AsyncSession,
-    tenant: TenantContext,
-    value: Mapping[str, Any],
-    counts: dict[str, int],
+    rt: Runtime, tenant: TenantContext, value: Mapping[str, Any], counts: dict[str, int]
 ) -> None:
     messages, statuses = whatsapp.parse(value)
-    for inbound in messages:
-        ingested = await ingest_message(session, tenant, inbound, events=rt.hub)
+    # Handed to the writer together: they are queued in order and usually share one batch.
+    for ingested in await asyncio.gather(*(rt.inbound.ingest(tenant, m) for m in messages)):
         counts["duplicates" if ingested.duplicate else "messages"] += 1
         if ingested.message is not None and not ingested.duplicate:
             rt.metrics.messages.labels("whatsapp", "in").inc()
-        if ingested.transferred and ingested.message is not None:
-            conversation_id = str(ingested.message.conversation_id)
-            await emit(
-                session,
-                tenant,
-                CONVERSATION_TRANSFERRED,
-                {"conversation_id": conversation_id, "channel": "whatsapp"},
-                key=f"{CONVERSATION_TRANSFERRED}:{conversation_id}:{inbound.provider_id}",
-            )
-    for status in statuses:
-        changed = await apply_status(session, tenant, status)
-        counts["statuses"] += 1
-        if changed is not None:
-            await webhooks.message_status(session, tenant, changed)
+    if not statuses:
+        return
+    async with rt.db.session() as session:
+        for status in statuses:
+            changed = await apply_status(session, tenant, status)
+            counts["statuses"] += 1
+            if changed is not None:
+                await webhooks.message_status(session, tenant, changed)

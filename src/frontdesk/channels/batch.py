@@ -1,0 +1,443 @@
+"""Group commit for inbound messages: the messages waiting at one moment stored in one transaction.
+
+A webhook route hands each verified, parsed message to the process's :class:`InboundWriter`
+and awaits its own outcome. The writer's task takes every message waiting at that moment (up to
+``max_batch``) and stores them together: on PostgreSQL one multi-row look-up (each sender's
+identity, contact and open conversation, and the duplicate check), one multi-row statement (the
+seq reservations, the messages with ``ON CONFLICT DO NOTHING``, their ``engine.decide`` jobs)
+and one ``COMMIT`` for all; each request is answered once that commit is done, so a 200 still
+means stored, and the fixed cost of a unit of work is paid once per batch instead of once per
+message. While a batch is written, the next one gathers.
+
+What it keeps from storing one message at a time (:func:`frontdesk.channels.ingest.ingest_message`):
+
+* idempotency: a provider message id already stored, or twice in one batch, is a duplicate
+  (answered with the stored message); a concurrent writer in another process that stores the
+  same id first makes the batch fall back to one-at-a-time, where it is a duplicate;
+* the order of the messages of one conversation (their seq follows their arrival);
+* row-level security: the batch's transaction is bound to each tenant in turn, and each
+  tenant's statements run under its binding;
+* what follows a stored message: ``message.created`` for the tenant's webhooks (in the same
+  transaction), the open streams told and the job runner woken once committed.
+
+Reactions and messages carrying a transfer code are not batched: each is stored in a unit of
+work of its own by ``ingest_message``. When a batch fails, its messages are stored again one at
+a time, each in its own unit of work, so that one bad message fails alone. SQLite (one writer
+at a time anyway) stores a batch's messages one by one in the batch's single transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.channels.inbound import InboundMessage
+from frontdesk.channels.ingest import Ingested, ingest_message, is_plain, payload_of, profile_of
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.events import ConversationEvents
+from frontdesk.conversations.models import Message
+from frontdesk.conversations.repository import (
+    DEFAULT_MAX_ATTEMPTS,
+    ConversationRef,
+    MessageRepository,
+    Sender,
+)
+from frontdesk.conversations.schemas import MessageOut
+from frontdesk.delivery import webhooks
+from frontdesk.ids import new_id
+from frontdesk.store.base import utcnow
+from frontdesk.store.db import Database, driver_connection, on_commit
+from frontdesk.store.scope import bind_tenant, send_binding
+from frontdesk.tenancy.context import TenantContext
+
+log = structlog.get_logger("frontdesk.channels")
+
+MAX_BATCH: Final = 256
+
+_LOOKUP: Final = """
+SELECT i.n, s.contact_id, s.display_name, s.email, s.phone, v.id, v.channel, v.status, m.id
+FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS i(channel, sender, message, n)
+LEFT JOIN LATERAL (
+  SELECT ci.contact_id, c.display_name, c.email, c.phone
+  FROM channel_identities ci JOIN contacts c ON c.tenant_id = $1 AND c.id = ci.contact_id
+  WHERE ci.tenant_id = $1 AND ci.channel = i.channel AND ci.external_id = i.sender
+  LIMIT 1
+) s ON true
+LEFT JOIN LATERAL (
+  SELECT o.id, o.channel, o.status FROM conversations o
+  WHERE o.tenant_id = $1 AND o.contact_id = s.contact_id AND o.channel = i.channel
+    AND o.status <> 'closed'
+  ORDER BY o.updated_at DESC LIMIT 1
+) v ON true
+LEFT JOIN LATERAL (
+  SELECT m.id FROM messages m
+  WHERE m.tenant_id = $1 AND m.channel = i.channel AND m.external_id = i.message
+  LIMIT 1
+) m ON true
+"""
+"""Per message (``n``, from 1): its sender's identity, contact and open conversation, and the
+message already stored under its provider id; NULLs for what is not there. Each is a
+parameterised look-up per message (``LATERAL … LIMIT 1``: not flattened into a join), so
+that each takes its unique index."""
+
+_STORE: Final = """
+WITH input AS (
+  SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::uuid[])
+    AS t(id, conversation_id, k, channel, text, payload, external_id, job_id)
+), counts AS (
+  SELECT conversation_id, max(k) AS n FROM input GROUP BY conversation_id
+), seq AS (
+  UPDATE conversations o SET last_seq = o.last_seq + counts.n, updated_at = $10
+  FROM counts
+  WHERE o.tenant_id = $1 AND o.id = ANY($13::uuid[]) AND o.id = counts.conversation_id
+  RETURNING o.id, o.last_seq - counts.n AS base
+), message AS (
+  INSERT INTO messages (id, tenant_id, created_at, conversation_id, seq, direction, channel,
+                        sender, text, payload, status, external_id)
+  SELECT input.id, $1, $10, input.conversation_id, seq.base + input.k, 'in', input.channel,
+         'customer', input.text, input.payload::jsonb, 'received', input.external_id
+  FROM input JOIN seq ON seq.id = input.conversation_id
+  ON CONFLICT (tenant_id, channel, external_id) DO NOTHING
+  RETURNING id, seq
+), job AS (
+  INSERT INTO outbox_jobs (id, tenant_id, created_at, updated_at, run_at, kind, payload, status,
+                           attempts, max_attempts, idempotency_key)
+  SELECT input.job_id, $1, $10, $10, $10, $11,
+         jsonb_build_object('conversation_id', input.conversation_id::text,
+                            'message_id', input.id::text),
+         'pending', 0, $12, 'decide:' || input.id::text
+  FROM input JOIN message ON message.id = input.id
+)
+SELECT id, seq FROM message
+"""
+"""The messages of one tenant (``k``: their rank within their conversation in this batch):
+each conversation's numbers reserved at once under its row lock, the messages stored (a
+provider id stored already is skipped), and a decide job for each one stored. Answers the
+stored messages' ids and seqs."""
+
+
+class BatchConflict(Exception):
+    """A message of the batch was stored by another transaction meanwhile: the batch is undone
+    and its messages stored one at a time."""
+
+
+@dataclass(slots=True)
+class _Item:
+    tenant: TenantContext
+    inbound: InboundMessage
+    future: asyncio.Future[Ingested]
+
+    @property
+    def key(self) -> tuple[uuid.UUID, str, str]:
+        return (self.tenant.id, self.inbound.channel, self.inbound.provider_id)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """A batch's answers, kept until its transaction has committed."""
+
+    results: list[Ingested] = field(default_factory=list)
+    committed: bool = False
+
+    def commit(self) -> None:
+        self.committed = True
+
+
+class InboundWriter:
+    """The process's group-commit writer of inbound messages, one task per database."""
+
+    def __init__(
+        self, db: Database, events: ConversationEvents, *, max_batch: int = MAX_BATCH
+    ) -> None:
+        self.db = db
+        self.events = events
+        self.max_batch = max_batch
+        self._queue: deque[_Item] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._postgresql = db.url.startswith("postgresql")
+
+    def start(self) -> None:
+        """Start the writer's task on the running loop (done on first use too)."""
+        loop = asyncio.get_running_loop()
+        task = self._task
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return
+        self._wake = asyncio.Event()
+        self._task = loop.create_task(self._run(self._wake), name="inbound-writer")
+
+    async def stop(self) -> None:
+        """Store what is waiting, then end the task."""
+        task, self._task = self._task, None
+        if task is not None and not task.done() and self._wake is not None:
+            self._closing = True
+            self._wake.set()
+            try:
+                await task
+            finally:
+                self._closing = False
+        while self._queue:
+            await self._write(self._take())
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting for the next batch."""
+        return len(self._queue)
+
+    async def ingest(self, tenant: TenantContext, inbound: InboundMessage) -> Ingested:
+        """Store ``inbound`` for ``tenant`` (once, whatever the provider's retries) with its
+        decide job; returns once it is committed. A drop-in for ``ingest_message`` that needs
+        no session of the caller's."""
+        if not is_plain(inbound):
+            async with self.db.session() as session:
+                return await ingest_message(session, tenant, inbound, events=self.events)
+        self.start()
+        future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Item(tenant, inbound, future))
+        if self._wake is not None:
+            self._wake.set()
+        return await future
+
+    def _take(self) -> list[_Item]:
+        count = min(len(self._queue), self.max_batch)
+        return [self._queue.popleft() for _ in range(count)]
+
+    async def _run(self, wake: asyncio.Event) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                wake.clear()
+                await wake.wait()
+                continue
+            await self._write(self._take())
+
+    async def _write(self, items: list[_Item]) -> None:
+        """Store ``items`` in one transaction and answer each; when that fails, store them one
+        at a time so that only what fails by itself fails."""
+        outcome = _Outcome()
+        try:
+            await self._store_batch(items, outcome)
+        except asyncio.CancelledError:
+            for item in items:
+                if not item.future.done():
+                    item.future.cancel()
+            raise
+        except Exception as exc:
+            if not outcome.committed:
+                if not isinstance(exc, BatchConflict):
+                    log.warning("ingest.batch_failed", size=len(items), error=type(exc).__name__)
+                await self._one_by_one(items)
+                return
+            # Committed, and only what follows the commit failed: the messages are stored.
+            log.exception("ingest.after_commit_failed", size=len(items))
+        for item, result in zip(items, outcome.results, strict=True):
+            if not item.future.done():
+                item.future.set_result(result)
+
+    async def _one_by_one(self, items: list[_Item]) -> None:
+        for item in items:
+            try:
+                async with self.db.session() as session:
+                    result = await ingest_message(
+                        session, item.tenant, item.inbound, events=self.events
+                    )
+            except Exception as exc:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+                continue
+            if not item.future.done():
+                item.future.set_result(result)
+
+    async def _store_batch(self, items: list[_Item], outcome: _Outcome) -> None:
+        """All of ``items`` in one unit of work; ``outcome`` gets their answers, in order."""
+        first: dict[tuple[uuid.UUID, str, str], int] = {}
+        for index, item in enumerate(items):
+            first.setdefault(item.key, index)
+        unique = [item for index, item in enumerate(items) if first[item.key] == index]
+        async with self.db.session() as session:
+            # The first callback after the commit: from then on the messages are stored.
+            on_commit(session, outcome.commit)
+            stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
+            for tenant, group in _by_tenant(unique):
+                if self._postgresql:
+                    results = await self._store_tenant(session, tenant, group)
+                else:
+                    results = [
+                        await ingest_message(session, tenant, item.inbound, events=self.events)
+                        for item in group
+                    ]
+                stored.update(
+                    (item.key, result) for item, result in zip(group, results, strict=True)
+                )
+            for index, item in enumerate(items):
+                result = stored[item.key]
+                if first[item.key] != index and not result.duplicate:
+                    result = Ingested(message=result.message, duplicate=True)
+                outcome.results.append(result)
+
+    async def _store_tenant(
+        self, session: AsyncSession, tenant: TenantContext, items: Sequence[_Item]
+    ) -> list[Ingested]:
+        """PostgreSQL: one tenant's messages, under its binding, in the batch's transaction."""
+        bind_tenant(session, tenant.id)
+        await send_binding(session)
+        driver = await driver_connection(session)
+        rows = await driver.fetch(
+            _LOOKUP,
+            tenant.id,
+            [item.inbound.channel for item in items],
+            [item.inbound.sender_id for item in items],
+            [item.inbound.provider_id for item in items],
+        )
+        found = {row[0]: row for row in rows}
+        threads: dict[tuple[str, str], ConversationRef] = {}
+        duplicates: dict[int, uuid.UUID] = {}
+        for n, item in enumerate(items, start=1):
+            row = found[n]
+            if row[8] is not None:
+                duplicates[n] = row[8]
+                continue
+            inbound = item.inbound
+            sender = (inbound.channel, inbound.sender_id)
+            if sender not in threads:
+                threads[sender] = await self._thread(session, tenant, inbound, row)
+        results: dict[int, Ingested] = {}
+        if duplicates:
+            messages = MessageRepository(session, tenant.id)
+            loaded = {
+                message.id: message
+                for message in (
+                    await session.execute(
+                        messages.select().where(Message.id.in_(list(duplicates.values())))
+                    )
+                ).scalars()
+            }
+            for n, message_id in duplicates.items():
+                results[n] = Ingested(message=loaded.get(message_id), duplicate=True)
+        fresh = [
+            (n, item, threads[(item.inbound.channel, item.inbound.sender_id)])
+            for n, item in enumerate(items, start=1)
+            if n not in duplicates
+        ]
+        if fresh:
+            created = await self._store_messages(session, tenant, fresh)
+            results.update(created)
+        return [results[n] for n in range(1, len(items) + 1)]
+
+    async def _thread(
+        self, session: AsyncSession, tenant: TenantContext, inbound: InboundMessage, row: Any
+    ) -> ConversationRef:
+        """The sender's open conversation: from the look-up when it has one and the profile is
+        unchanged, else as the one-at-a-time path finds it (new sender, changed name, no open
+        conversation: rare once a customer has written)."""
+        profile = profile_of(inbound)
+        contact_id, name, email, phone, conversation_id, channel, status = row[1:8]
+        known = None
+        if contact_id is not None:
+            conversation = (
+                ConversationRef(conversation_id, channel, status, contact_id)
+                if conversation_id is not None
+                else None
+            )
+            known = Sender(contact_id, name, email, phone, conversation, None)
+            unchanged = all(
+                not value or value == current
+                for value, current in (
+                    (profile.name, name),
+                    (profile.email, email),
+                    (profile.phone, phone),
+                )
+            )
+            if conversation is not None and unchanged:
+                return conversation
+        thread = await conversations.conversation_of(
+            session, tenant, known, inbound.channel, inbound.sender_id, profile
+        )
+        # Statements through the session may have changed the binding it last sent.
+        await send_binding(session)
+        return thread
+
+    async def _store_messages(
+        self,
+        session: AsyncSession,
+        tenant: TenantContext,
+        fresh: Sequence[tuple[int, _Item, ConversationRef]],
+    ) -> dict[int, Ingested]:
+        now = utcnow()
+        ranks: dict[uuid.UUID, int] = {}
+        columns: list[dict[str, Any]] = []
+        for _, item, thread in fresh:
+            ranks[thread.id] = ranks.get(thread.id, 0) + 1
+            inbound = item.inbound
+            columns.append(
+                {
+                    "id": new_id(),
+                    "conversation_id": thread.id,
+                    "created_at": now,
+                    "direction": "in",
+                    "channel": inbound.channel,
+                    "sender": "customer",
+                    "text": inbound.text,
+                    "payload": payload_of(inbound),
+                    "status": "received",
+                    "external_id": inbound.provider_id,
+                    "rank": ranks[thread.id],
+                }
+            )
+        driver = await driver_connection(session)
+        rows = await driver.fetch(
+            _STORE,
+            tenant.id,
+            [c["id"] for c in columns],
+            [c["conversation_id"] for c in columns],
+            [c["rank"] for c in columns],
+            [c["channel"] for c in columns],
+            [c["text"] for c in columns],
+            [orjson.dumps(c["payload"]).decode() for c in columns],
+            [c["external_id"] for c in columns],
+            [new_id() for _ in columns],
+            now,
+            conversations.DECIDE_JOB,
+            DEFAULT_MAX_ATTEMPTS,
+            list(ranks),
+        )
+        if len(rows) != len(columns):
+            raise BatchConflict("a message of the batch was stored meanwhile")
+        seqs = {row[0]: row[1] for row in rows}
+        wakeup = session.info.get("wakeup")
+        if wakeup is not None:
+            on_commit(session, wakeup)
+        results: dict[int, Ingested] = {}
+        for (n, _, _), values in zip(fresh, columns, strict=True):
+            del values["rank"]
+            values["seq"] = seqs[values["id"]]
+            message = Message(tenant_id=tenant.id, **values)
+            if tenant.webhooks:
+                await webhooks.message_created(session, tenant, message)
+            out = MessageOut.model_construct(**{name: values[name] for name in _OUT})
+            on_commit(session, functools.partial(self.events.message, tenant.id, out))
+            results[n] = Ingested(message=message)
+        return results
+
+
+_OUT: Final = tuple(MessageOut.model_fields)
+
+
+def _by_tenant(items: Sequence[_Item]) -> list[tuple[TenantContext, list[_Item]]]:
+    """The items grouped by tenant, each group in arrival order."""
+    groups: dict[uuid.UUID, tuple[TenantContext, list[_Item]]] = {}
+    for item in items:
+        groups.setdefault(item.tenant.id, (item.tenant, []))[1].append(item)
+    return list(groups.values())

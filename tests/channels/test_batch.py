@@ -1,0 +1,228 @@
+"""Group commit of inbound messages: many notifications at once, several tenants, senders and
+conversations, duplicates inside one batch; each message stored once, in order, each answer
+given only once its batch has committed, and a failing message failing alone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from frontdesk.channels import batch
+from frontdesk.channels.batch import InboundWriter
+from frontdesk.channels.inbound import InboundMessage
+from frontdesk.conversations.models import Message
+from frontdesk.delivery.models import OutboxJob
+from frontdesk.runtime import Runtime
+from frontdesk.store.scope import system_scope
+from frontdesk.tenancy.service import get_tenant, set_status
+from tests.channels import meta
+from tests.channels.fake_graph import FakeGraph
+from tests.channels.test_whatsapp import eventually
+from tests.factories import SampleTenant, connect_whatsapp, make_tenant
+
+URL = "/webhooks/whatsapp"
+StoreBatch = Callable[[list[Any], Any], Awaitable[None]]
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that gets the app's 500 answers instead of its exceptions."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+async def two_tenants(
+    runtime: Runtime, graph: FakeGraph
+) -> AsyncIterator[list[tuple[SampleTenant, str]]]:
+    """Two tenants with a WhatsApp number each (replies go to the fake Graph API), suspended
+    afterwards so that the decisions left on their many messages do not hold up the job
+    runner for the tests that follow."""
+    tenants = [await make_tenant(runtime) for _ in range(2)]
+    yield [(tenant, await connect_whatsapp(runtime, tenant)) for tenant in tenants]
+    async with runtime.db.session() as session:
+        for tenant in tenants:
+            row = await get_tenant(session, tenant.slug)
+            await set_status(session, row, "suspended", actor="test")
+
+
+async def post(http: httpx.AsyncClient, payload: dict[str, Any]) -> httpx.Response:
+    body, headers = meta.signed(payload)
+    return await http.post(URL, content=body, headers=headers)
+
+
+async def inbound_of(runtime: Runtime, tenant: SampleTenant) -> list[Message]:
+    async with runtime.db.session() as session, system_scope(session):
+        rows = await session.scalars(
+            select(Message)
+            .where(Message.tenant_id == tenant.context.id, Message.direction == "in")
+            .order_by(Message.conversation_id, Message.seq)
+        )
+        return list(rows)
+
+
+async def decide_jobs_of(runtime: Runtime, tenant: SampleTenant) -> list[OutboxJob]:
+    async with runtime.db.session() as session, system_scope(session):
+        rows = await session.scalars(
+            select(OutboxJob).where(
+                OutboxJob.tenant_id == tenant.context.id, OutboxJob.kind == "engine.decide"
+            )
+        )
+        return list(rows)
+
+
+class Held:
+    """The writer made to wait for ``gate`` before writing each batch (after recording its
+    provider ids in ``batches``); a batch holding ``fail_on`` then fails as a whole."""
+
+    def __init__(
+        self, writer: InboundWriter, monkeypatch: pytest.MonkeyPatch, fail_on: str = ""
+    ) -> None:
+        self.gate = asyncio.Event()
+        self.batches: list[list[str]] = []
+        original: StoreBatch = writer._store_batch
+
+        async def held(items: list[Any], outcome: Any) -> None:
+            ids = [item.inbound.provider_id for item in items]
+            self.batches.append(ids)
+            await self.gate.wait()
+            if fail_on in ids:
+                raise RuntimeError("the batch failed")
+            await original(items, outcome)
+
+        monkeypatch.setattr(writer, "_store_batch", held)
+
+
+async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in_order(
+    http: httpx.AsyncClient,
+    runtime: Runtime,
+    two_tenants: list[tuple[SampleTenant, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (first, first_number), (second, _) = two_tenants
+    # A returning customer of the first tenant, so that the batch meets known and new senders.
+    known = meta.text("Hola", sender="573000000001")
+    warm = await post(http, meta.notification(first_number, messages=[known], wa_id="573000000001"))
+    assert warm.json()["messages"] == 1
+    held = Held(runtime.inbound, monkeypatch)
+    # The writer takes this one and waits, while everything below queues behind it.
+    blocker = asyncio.create_task(
+        post(http, meta.notification(first_number, messages=[meta.text("¿Hay alguien?")]))
+    )
+    await eventually(lambda: len(held.batches) == 1)
+    payloads: list[dict[str, Any]] = []
+    written: dict[uuid.UUID, dict[str, list[str]]] = {
+        first.context.id: defaultdict(list),
+        second.context.id: defaultdict(list),
+    }
+    for tenant, number in two_tenants:
+        for customer in range(1, 4):
+            wa_id = f"57300000000{customer}"
+            # Three messages of one customer in one notification, in the order written.
+            texts = [meta.text(f"mensaje {n}", sender=wa_id) for n in range(3)]
+            payloads.append(meta.notification(number, messages=texts, wa_id=wa_id))
+            written[tenant.context.id][wa_id] += [item["id"] for item in texts]
+    # Meta delivers some notifications twice, at the same time.
+    payloads += [payloads[0], payloads[4]]
+    tasks = [asyncio.create_task(post(http, payload)) for payload in payloads]
+    await eventually(lambda: runtime.inbound.pending == 3 * len(payloads))
+    # Nothing is answered before its batch has committed, and nothing is stored yet.
+    assert not blocker.done()
+    assert not any(task.done() for task in tasks)
+    assert await inbound_of(runtime, second) == []
+    held.gate.set()
+    answers = await asyncio.gather(blocker, *tasks)
+    assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
+    # Everything that queued went in one batch: two tenants, six senders, the duplicates.
+    assert [len(ids) for ids in held.batches] == [1, 3 * len(payloads)]
+    counted = Counter[str]()
+    for answer in answers[1:]:
+        counted.update(answer.json())
+    assert (counted["messages"], counted["duplicates"]) == (18, 6)
+    for tenant, _ in two_tenants:
+        stored = await inbound_of(runtime, tenant)
+        ids = [message.external_id for message in stored]
+        assert len(ids) == len(set(ids))
+        for wa_id, sent in written[tenant.context.id].items():
+            mine = sorted((m for m in stored if m.external_id in sent), key=lambda m: m.seq)
+            # One conversation per customer; numbered one after the other, in writing order.
+            assert len({m.conversation_id for m in mine}) == 1, wa_id
+            assert [m.external_id for m in mine] == sent
+            assert [m.seq - mine[0].seq for m in mine] == [0, 1, 2]
+        jobs = await decide_jobs_of(runtime, tenant)
+        assert sorted(job.payload["message_id"] for job in jobs) == sorted(
+            str(message.id) for message in stored
+        )
+    assert len(await inbound_of(runtime, first)) == 2 + 9
+    assert len(await inbound_of(runtime, second)) == 9
+
+
+async def test_an_answer_means_the_message_is_visible_to_others(
+    http: httpx.AsyncClient, runtime: Runtime, two_tenants: list[tuple[SampleTenant, str]]
+) -> None:
+    tenant, number = two_tenants[0]
+
+    async def post_and_look(n: int) -> bool:
+        item = meta.text(f"pregunta {n}", sender=f"5730011100{n % 4:02d}")
+        answer = await post(http, meta.notification(number, messages=[item]))
+        assert answer.status_code == 200
+        # Read in another unit of work (another connection): committed, not just written.
+        return item["id"] in {m.external_id for m in await inbound_of(runtime, tenant)}
+
+    assert all(await asyncio.gather(*(post_and_look(n) for n in range(24))))
+
+
+async def test_a_failing_message_fails_alone_and_its_retry_is_stored(
+    http: httpx.AsyncClient,
+    runtime: Runtime,
+    two_tenants: list[tuple[SampleTenant, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant, number = two_tenants[0]
+    poisoned = meta.text("este falla", sender="573002220000")
+    others = [meta.text(f"otro {n}", sender=f"5730022200{n:02d}") for n in range(1, 6)]
+    held = Held(runtime.inbound, monkeypatch, fail_on=poisoned["id"])
+    stored_one = batch.ingest_message
+
+    async def failing_one(session: Any, tenant: Any, inbound: InboundMessage, **kw: Any) -> Any:
+        if inbound.provider_id == poisoned["id"]:
+            raise RuntimeError("this message cannot be stored")
+        return await stored_one(session, tenant, inbound, **kw)
+
+    monkeypatch.setattr(batch, "ingest_message", failing_one)
+    blocker = asyncio.create_task(
+        post(http, meta.notification(number, messages=[meta.text("primero")]))
+    )
+    await eventually(lambda: len(held.batches) == 1)
+    tasks = [
+        asyncio.create_task(post(http, meta.notification(number, messages=[item])))
+        for item in [others[0], others[1], poisoned, *others[2:]]
+    ]
+    await eventually(lambda: runtime.inbound.pending == 6)
+    held.gate.set()
+    answers = await asyncio.gather(blocker, *tasks)
+    # The batch failed; stored one by one, only the message that fails by itself fails.
+    assert held.batches[1] == [item["id"] for item in [others[0], others[1], poisoned, *others[2:]]]
+    assert [a.status_code for a in answers] == [200, 200, 200, 500, 200, 200, 200]
+    assert answers[3].headers["content-type"].startswith("application/problem+json")
+    stored = {m.external_id for m in await inbound_of(runtime, tenant)}
+    assert {item["id"] for item in others} <= stored
+    assert poisoned["id"] not in stored
+    # Meta retries the failed notification once the fault is gone: it is stored, once.
+    monkeypatch.undo()
+    retry = await post(http, meta.notification(number, messages=[poisoned]))
+    assert retry.json() == {"messages": 1, "statuses": 0, "duplicates": 0}
+    again = await post(http, meta.notification(number, messages=[poisoned]))
+    assert again.json() == {"messages": 0, "statuses": 0, "duplicates": 1}
+    ids = [m.external_id for m in await inbound_of(runtime, tenant)]
+    assert ids.count(poisoned["id"]) == 1
+    assert len(ids) == len(set(ids)) == 7
