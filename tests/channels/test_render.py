@@ -3,6 +3,8 @@ and nothing of the text lost."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frontdesk.channels.api import ApiChannelAdapter
+from frontdesk.channels.email import render as email_render
 from frontdesk.channels.instagram.adapter import STYLE as INSTAGRAM
 from frontdesk.channels.messenger.adapter import STYLE as MESSENGER
 from frontdesk.channels.meta_messaging import render as meta_render
@@ -264,3 +267,30 @@ def test_split_text_keeps_within_a_byte_limit(text: str, limit: int) -> None:
     chunks = split_text(text, limit, max_bytes=limit)
     assert all(1 <= len(chunk.encode()) <= limit for chunk in chunks)
     assert "".join("".join(chunks).split()) == "".join(text.split())
+
+
+_EMAIL_TAGS = re.compile(r'</?(?:div|p|br|ul|li|strong|a)(?: (?:dir="auto"|href="[^"<>]*"))?>')
+
+
+@settings(max_examples=200, deadline=None)
+@given(reply=replies, transfer=st.booleans())
+def test_an_email_stays_within_its_limits_and_escapes_the_reply(
+    reply: Reply, transfer: bool
+) -> None:
+    link = "https://wa.me/573001234567?text=C%C3%B3digo%3A%20K7MQ-4TZP" if transfer else None
+    whatsapp = Link("WhatsApp", "https://wa.me/573001234567")
+    reply = replace(reply, links=(*reply.links, whatsapp))
+    (email,) = email_render.render(reply, transfer_link=link)
+    caps = email_render.CAPABILITIES
+    assert len(email["text"]) <= caps.max_text
+    assert len(email["html"]) <= email_render.MAX_HTML
+    # Only our own tags: everything that came with the reply is escaped.
+    assert "<" not in _EMAIL_TAGS.sub("", email["html"])
+    assert email["html"].count("<li>") <= caps.max_buttons + email_render.MAX_CARDS
+    assert "".join(reply.text.split()) in "".join(email["text"].split())
+    if link:
+        assert link in email["text"]
+        assert all(
+            url == link or not url.startswith("https://wa.me/")
+            for url in re.findall(r"https://\S+", email["text"])
+        )
