@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from frontdesk.channels.connections import KINDS
 from tests.cli.test_cli import env, invoke  # noqa: F401 - the env fixture
 
 SECRETS = (
@@ -71,7 +72,8 @@ def test_bad_input_is_one_line_and_exit_code_2(env: dict[str, str]) -> None:  # 
     code, _, err = invoke(
         env, "channel", "add", "acme", "telegram", "--phone-number-id", "1", *SECRETS
     )
-    assert (code, err.strip()) == (2, "error: unknown channel 'telegram': one of whatsapp")
+    kinds = ", ".join(KINDS)
+    assert (code, err.strip()) == (2, f"error: unknown channel 'telegram': one of {kinds}")
     code, _, err = invoke(
         env,
         "channel",
