@@ -28,7 +28,7 @@ from frontdesk.tenancy.repository import TenantTable
 
 router = APIRouter(include_in_schema=False)
 STATIC = files("frontdesk.gateway").joinpath("static")
-_PLACEHOLDER = re.compile(r"\{\{(name|snippet|sdk|config|nonce)\}\}")
+_PLACEHOLDER = re.compile(r"\{\{(name|snippet|sdk|notice|config|nonce)\}\}")
 NOT_BUILT = (
     '<p class="notice" role="alert">The JavaScript SDK is not built on this server: '
     "<code>make setup</code> builds it (<code>sdk/js</code>, Node 20+).</p>"
@@ -36,14 +36,22 @@ NOT_BUILT = (
 
 
 def _snippet(base_url: str, script: str, integrity: str, config: dict[str, object]) -> str:
-    """The snippet a site pastes (shown on the demo page)."""
+    """The snippet a site pastes (``sdk/js/README.md``), with this server's values."""
     options = ", ".join(f"{name}: {orjson.dumps(value).decode()}" for name, value in config.items())
     return (
-        f'<script src="{base_url}{sdk_router.prefix}/{script}"\n'
-        f'        integrity="{integrity}" crossorigin="anonymous"></script>\n'
         "<script>\n"
-        f'  FrontDesk.widget.mount({{ {options}, baseUrl: "{base_url}" }});\n'
-        "</script>"
+        "  window.FrontDesk = window.FrontDesk || function () {\n"
+        "    var f = { q: [] };\n"
+        '    "init on off send identify transfer destroy mount".split(" ").forEach(function (m) {\n'
+        "      f[m] = function () { f.q.push([m, arguments]); };\n"
+        "    });\n"
+        "    return f;\n"
+        "  }();\n"
+        f'  FrontDesk.init({{ {options}, baseUrl: "{base_url}" }});\n'
+        "  FrontDesk.mount();\n"
+        "</script>\n"
+        f'<script async src="{base_url}{sdk_router.prefix}/{script}"\n'
+        f'        integrity="{integrity}" crossorigin="anonymous"></script>'
     )
 
 
@@ -58,13 +66,15 @@ async def _page(rt: Runtime, template: str, *, script: str) -> HTMLResponse:
     config: dict[str, object] = {"tenant": slug, "publishableKey": key or ""}
     bundle = sdk_files(rt.settings).get(script)
     if bundle is None:
-        sdk = NOT_BUILT
-        snippet = ""
+        sdk, notice, snippet = "", NOT_BUILT, ""
     else:
+        # Loaded after the page's own script on the demo (async, as the snippet does), before
+        # it on the example page, whose code uses the SDK at once.
         sdk = (
-            f'<script src="{sdk_router.prefix}/{script}" integrity="{bundle.integrity}" '
-            'crossorigin="anonymous"></script>'
+            f'<script {"async " if template == "demo.html" else ""}src="{sdk_router.prefix}/'
+            f'{script}" integrity="{bundle.integrity}" crossorigin="anonymous"></script>'
         )
+        notice = ""
         snippet = _snippet(rt.settings.base_url, script, bundle.integrity, config)
     # JSON inside a <script> element: "<" escaped, so no value can close the element.
     data = orjson.dumps(config).decode().replace("<", "\\u003c")
@@ -72,6 +82,7 @@ async def _page(rt: Runtime, template: str, *, script: str) -> HTMLResponse:
         "name": html.escape(name),
         "snippet": html.escape(snippet),
         "sdk": sdk,
+        "notice": notice,
         "config": data,
         "nonce": nonce,
     }
