@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         Pipeline,
         metrics=rt.metrics,
         max_body=settings.max_body_bytes,
+        body_limits=((email.PREFIX, settings.email_max_body_bytes),),
         tenants=rt.tenants,
         trusted_proxies=parse_networks(settings.trusted_proxies),
         flood_per_minute=settings.ip_flood_per_minute,

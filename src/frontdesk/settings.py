@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     secret_key: SecretStr | None = None
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    email_max_body_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="body limit of email providers' inbound-parse posts (attachments included)",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     seed_owner: bool = Field(default=True, description="register the owner tenant on start")
     owner_slug: str = "colombiatic"

@@ -73,10 +73,13 @@ class Pipeline:
         trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
         flood_per_minute: int = 1200,
         flood_limiter: RateLimiter | None = None,
+        body_limits: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
+        self.body_limits = tuple(body_limits)
+        """(path prefix, limit) pairs: routes whose bodies may be larger (providers' email)."""
         self.cors = TenantCors(tenants=tenants)
         self.flood_limiter = flood_limiter or RateLimiter.memory()
         self.trusted = tuple(trusted_proxies)
@@ -122,12 +125,13 @@ class Pipeline:
             )
             await send({"type": "http.response.body", "body": body})
 
+        max_body = self._max_body(scope["path"])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
             await reject(
                 413,
                 "Request too large",
-                f"the body exceeds {self.max_body} bytes",
+                f"the body exceeds {max_body} bytes",
                 "request-too-large",
             )
             self._observe(scope, 413, started)
@@ -173,14 +177,14 @@ class Pipeline:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > max_body:
                     if not response_started and not refused:
                         refused = True
                         status = 413
                         await reject(
                             413,
                             "Request too large",
-                            f"the body exceeds {self.max_body} bytes",
+                            f"the body exceeds {max_body} bytes",
                             "request-too-large",
                         )
                     return {"type": "http.disconnect"}
@@ -211,6 +215,12 @@ class Pipeline:
             await self.app(scope, bounded_receive, tagged_send)
         finally:
             self._observe(scope, status, started)
+
+    def _max_body(self, path: str) -> int:
+        for prefix, limit in self.body_limits:
+            if path.startswith(prefix):
+                return limit
+        return self.max_body
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         elapsed = time.perf_counter() - started

@@ -211,3 +211,28 @@ async def test_a_reply_address_or_references_find_the_thread_and_a_colleague_joi
     other, other_address = await tenant_with(runtime, smtp, "sendgrid")
     del other_address
     assert await messages_of(runtime, other) == []
+
+
+async def test_an_email_with_a_large_attachment_fits_the_email_routes_own_body_limit(
+    client: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    tenant, address = await tenant_with(runtime, smtp, "sendgrid")
+    form = payloads.sendgrid_form(payloads.mime(to=address, text="Te mando la foto del local."))
+    form |= {
+        "attachments": "1",
+        "attachment-info": '{"attachment1": {"filename": "local.jpg", "type": "image/jpeg"}}',
+    }
+    photo = b"\xff\xd8" + b"\x00" * 300_000  # well past the instance's 64 KiB default
+    response = await client.post(
+        "/webhooks/email/sendgrid",
+        data=form,
+        files={"attachment1": ("local.jpg", photo, "image/jpeg")},
+        auth=AUTH,
+    )
+    assert response.status_code == 200, response.text
+    (stored,) = await messages_of(runtime, tenant)
+    assert stored.payload["attachments"] == [
+        {"filename": "local.jpg", "content_type": "image/jpeg", "size": len(photo)}
+    ]
+    elsewhere = await client.post("/webhooks/whatsapp", content=photo)
+    assert elsewhere.status_code == 413

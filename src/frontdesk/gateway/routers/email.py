@@ -34,7 +34,8 @@ from frontdesk.runtime import Runtime
 from frontdesk.security.signatures import InvalidSignature, ReplayedMessage
 from frontdesk.tenancy.context import Connection, TenantContext
 
-router = APIRouter(prefix="/webhooks/email", tags=["provider webhooks"])
+PREFIX = "/webhooks/email"
+router = APIRouter(prefix=PREFIX, tags=["provider webhooks"])
 log = structlog.get_logger("frontdesk.channels.email")
 Provider = Literal["sendgrid", "mailgun", "postmark"]
 MAX_FIELDS = 300
