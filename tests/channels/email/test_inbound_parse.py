@@ -236,3 +236,17 @@ async def test_an_email_with_a_large_attachment_fits_the_email_routes_own_body_l
     ]
     elsewhere = await client.post("/webhooks/whatsapp", content=photo)
     assert elsewhere.status_code == 413
+
+
+async def test_mailgun_raw_mime_route(
+    client: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    tenant, address = await tenant_with(runtime, smtp, "mailgun")
+    email = payloads.mime(to=address, text="Mensaje completo en MIME.")
+    form = {"recipient": address, "sender": payloads.CUSTOMER, "body-mime": email.as_string()}
+    response = await client.post(
+        "/webhooks/email/mailgun/mime", data=form | payloads.mailgun_sign(MAILGUN_KEY)
+    )
+    assert response.status_code == 200, response.text
+    (stored,) = await messages_of(runtime, tenant)
+    assert stored.text == "Mensaje completo en MIME."

@@ -78,6 +78,12 @@ async def email_inbound(provider: Provider, request: Request) -> dict[str, int]:
     }
 
 
+@router.post("/mailgun/mime", include_in_schema=False)
+async def mailgun_mime(request: Request) -> dict[str, int]:
+    """Mailgun posts the raw message (``body-mime``) to a route URL that ends in ``mime``."""
+    return await email_inbound("mailgun", request)
+
+
 async def _form(request: Request) -> tuple[dict[str, str], list[providers.Upload]]:
     """The post's text fields, and its files by metadata (their bytes are not kept)."""
     try:
