@@ -285,6 +285,7 @@ class ChatWidget implements Widget {
     el.textContent = "";
     el.removeAttribute("data-pending");
     el.removeAttribute("data-client-id");
+    el.removeAttribute("title");
     el.setAttribute("data-direction", message.direction === "in" ? "in" : "out");
     el.setAttribute("data-sender", String(message.sender));
     el.setAttribute("data-id", message.id);
