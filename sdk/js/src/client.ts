@@ -27,6 +27,7 @@ const PAGE = 200;
 const MAX_HISTORY = 5000;
 const MAX_TEXT = 4000;
 const MAX_PAYLOAD = 200;
+const REQUEST_TIMEOUT = 20_000;
 /** A send refused because the conversation is over here: a new one takes the message. */
 const GONE = ["conversation-moved", "conversation-closed"];
 
@@ -294,6 +295,7 @@ export class FrontDeskClient extends Listenable<Events> {
         this._store.saveSession(null);
         web = await this._request<WebSession>("POST", "/conversations", body, true, null);
       }
+      if (this._destroyed) return; // a sign-out meanwhile must not store the session again
       const id = web.conversation.id;
       const known = [stored, this._session].find((s) => s?.conversation_id === id);
       this._session = {
@@ -329,7 +331,7 @@ export class FrontDeskClient extends Listenable<Events> {
   private _openStream(): void {
     const Source = this._env.EventSource;
     const session = this._session;
-    if (!Source || !session?.conversation_id) return;
+    if (!Source || !session?.conversation_id || this._destroyed) return;
     const url =
       `${this._base}/conversations/${session.conversation_id}/events` +
       `?token=${encodeURIComponent(session.visitor_token)}&after=${session.last_seq}`;
@@ -379,7 +381,9 @@ export class FrontDeskClient extends Listenable<Events> {
   /** Each message once: by its number in the conversation. */
   private _deliver(message: Message): void {
     const session = this._session;
-    if (!session || message.conversation_id !== session.conversation_id || message.seq <= session.last_seq) return;
+    if (this._destroyed || !session || message.conversation_id !== session.conversation_id || message.seq <= session.last_seq) {
+      return;
+    }
     session.last_seq = message.seq;
     const stored = this._store.session();
     const sameElsewhere =
@@ -507,23 +511,31 @@ export class FrontDeskClient extends Listenable<Events> {
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (withKey) headers["X-FrontDesk-Key"] = this._options.publishableKey;
     if (token) headers.Authorization = `Bearer ${token}`;
-    let response: Response;
+    // A request the network swallows would stall the client: give up after a while and retry.
+    const abort = typeof AbortController === "function" ? new AbortController() : null;
+    const timer = setTimeout(() => abort?.abort(), REQUEST_TIMEOUT);
     try {
-      response = await this._env.fetch(this._base + path, {
-        method,
-        headers,
-        body: body === undefined ? null : JSON.stringify(body),
-        credentials: "omit",
-        cache: "no-store",
-      });
-    } catch (error) {
-      throw networkError(error);
-    }
-    if (!response.ok) throw await errorFromResponse(response);
-    try {
-      return (await response.json()) as T;
-    } catch (error) {
-      throw networkError(error);
+      let response: Response;
+      try {
+        response = await this._env.fetch(this._base + path, {
+          method,
+          headers,
+          body: body === undefined ? null : JSON.stringify(body),
+          credentials: "omit",
+          cache: "no-store",
+          signal: abort?.signal ?? null,
+        });
+      } catch (error) {
+        throw networkError(error);
+      }
+      if (!response.ok) throw await errorFromResponse(response);
+      try {
+        return (await response.json()) as T;
+      } catch (error) {
+        throw networkError(error);
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 

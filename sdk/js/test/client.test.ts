@@ -230,6 +230,23 @@ test("reconnection backs off exponentially with jitter up to 30 s, and resets on
   client.destroy();
 });
 
+test("a request the network swallows is given up after 20 s and retried", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { server, e, client, seen } = await online();
+  server.hang = true;
+  const result = client.send("¿hola?");
+  await settle();
+  assert.equal(client.connection, "online");
+  t.mock.timers.tick(20_000);
+  await settle();
+  assert.equal(client.connection, "offline");
+  server.hang = false;
+  await e.clock.advance(1_000);
+  assert.equal((await result).seq, 1);
+  assert.deepEqual(seen.errors, []);
+  client.destroy();
+});
+
 test("a rate limit's Retry-After is honoured before trying again", async () => {
   const server = new FakeServer();
   server.failNext.push({ match: /POST .*\/conversations$/, problem: { status: 429, slug: "rate-limited", title: "Too many", headers: { "retry-after": "12" } } });

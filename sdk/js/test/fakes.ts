@@ -132,6 +132,8 @@ export class FakeServer {
   /** Answer the next request matching with this problem. */
   failNext: Array<{ match: RegExp; problem: Problem }> = [];
   requireIdentity = false;
+  /** Requests get no answer at all. */
+  hang = false;
   private _n = 0;
 
   constructor(tenant = "acme") {
@@ -189,6 +191,12 @@ export class FakeServer {
     const path = url.pathname + url.search;
     this.requests.push({ method: init.method ?? "GET", path, headers, body });
     if (this.down) throw new TypeError("Failed to fetch");
+    if (this.hang) {
+      // The network swallows the request: only the client's abort ends it.
+      return new Promise<Response>((_, reject) => {
+        init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+      });
+    }
     const failing = this.failNext.findIndex((f) => f.match.test(`${init.method} ${url.pathname}`));
     if (failing >= 0) {
       const [entry] = this.failNext.splice(failing, 1);
