@@ -132,6 +132,7 @@ _NEXT_SEQ = (
     .values(last_seq=_table(Conversation).c.last_seq + 1, updated_at=bindparam("b_now"))
     .returning(_table(Conversation).c.last_seq)
 )
+_RESERVE_REPLY = _NEXT_SEQ.returning(_table(Conversation).c.status)
 _INSERT_JOB = insert(_table(OutboxJob))
 _INSERT_MESSAGE: dict[str, Insert] = {}
 """The message ``INSERT … ON CONFLICT DO NOTHING``, per dialect, built on first use."""
@@ -382,6 +383,21 @@ class ConversationRepository(TenantRepository[Conversation]):
             },
         )
         return int(result.scalar_one())
+
+    async def reserve_reply(self, conversation_id: uuid.UUID) -> tuple[int, str]:
+        """Reserve the next message number and read the conversation's status in one statement:
+        the reservation's row lock is held to commit, so nobody can take or close the
+        conversation between this read and the message stored."""
+        result = await self.session.execute(
+            _RESERVE_REPLY,
+            {
+                "b_tenant_id": self.tenant_id,
+                "b_conversation_id": conversation_id,
+                "b_now": utcnow(),
+            },
+        )
+        seq, status = result.one()
+        return int(seq), str(status)
 
     async def create(self, contact_id: uuid.UUID, channel: str) -> ConversationRef:
         """A new open conversation, with a Core ``INSERT``."""

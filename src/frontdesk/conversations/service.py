@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from frontdesk.conversations.events import ConversationEvents
 from frontdesk.conversations.models import ChannelIdentity, Contact, Conversation, Message
@@ -350,9 +351,16 @@ _OUT = tuple(MessageOut.model_fields)
 
 
 async def _append(
-    session: AsyncSession, tenant: TenantContext, conversation: Conversation, message: Message
+    session: AsyncSession,
+    tenant: TenantContext,
+    conversation: Conversation,
+    message: Message,
+    *,
+    seq: int | None = None,
 ) -> Message:
-    message.seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
+    if seq is None:
+        seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
+    message.seq = seq
     MessageRepository(session, tenant.id).add(message)
     await session.flush()
     return message
@@ -368,20 +376,25 @@ async def append_reply(
     events: ConversationEvents,
     deliver: bool,
 ) -> Message | None:
-    """Store the engine's reply; None if this message was already answered.
+    """Store the engine's reply; None when a person took the conversation (or it was closed)
+    while the engine thought.
+
+    The caller makes sure ``in_reply_to`` is not answered yet (``engine.decide`` does, in the
+    same transaction). The reply's key (``reply:<message id>``) is unique, so if a concurrent
+    run answers it first this transaction fails, and nothing of a second decision is kept.
 
     With ``deliver`` the reply's delivery job is written in the same transaction; without it
     (channels whose clients read the store, like web chat) the stored reply is the delivery,
-    announced to open streams once committed.
+    announced to open streams once committed. Two statements: the number reserved (which
+    locks the conversation's row and reads its status under the lock) and the flush that
+    stores the reply with the conversation's pending changes.
     """
-    messages = MessageRepository(session, tenant.id)
-    key = f"reply:{in_reply_to.id}"
-    if await messages.by_external_id(conversation.channel, key) is not None:
-        return None
-    # A person may have taken the conversation (or it was closed) while the engine thought:
-    # read its status again under the row's lock, and step back if so.
-    await session.refresh(conversation, attribute_names=["status"], with_for_update=True)
-    if conversation.status in ("handoff", "closed"):
+    conversations = ConversationRepository(session, tenant.id)
+    seq, status = await conversations.reserve_reply(conversation.id)
+    if status in ("handoff", "closed"):
+        await conversations.release_seq(conversation.id)
+        # The person's (or the closing) status wins over anything this turn set.
+        set_committed_value(conversation, "status", status)
         return None
     if reply.language and conversation.language != reply.language:
         conversation.language = reply.language
@@ -394,9 +407,10 @@ async def append_reply(
         sender="assistant",
         text=reply.text,
         payload=reply.to_dict(),
-        external_id=key,
+        external_id=f"reply:{in_reply_to.id}",
         events=events,
         deliver=deliver,
+        seq=seq,
     )
 
 
@@ -411,10 +425,12 @@ async def append_outbound(
     external_id: str | None,
     events: ConversationEvents,
     deliver: bool,
+    seq: int | None = None,
 ) -> Message:
     """Store an outbound message on the conversation's channel (the engine's reply, a person's
     answer): with ``deliver`` its ``delivery.send`` job is written in the same transaction,
-    without it the stored message is the delivery, announced to open streams once committed."""
+    without it the stored message is the delivery, announced to open streams once committed.
+    ``seq`` is a number this transaction already reserved (one is reserved otherwise)."""
     message = await _append(
         session,
         tenant,
@@ -429,6 +445,7 @@ async def append_outbound(
             status="queued" if deliver else "sent",
             external_id=external_id,
         ),
+        seq=seq,
     )
     await webhooks.message_created(session, tenant, message)
     if deliver:

@@ -142,17 +142,22 @@ def _phone(text: str) -> str | None:
     return None
 
 
-def _keywords(pack: ContextPack) -> dict[str, tuple[tuple[int, str, str], ...]]:
-    """Per language, every service keyword as stems: ``(service order, service id, stems)``."""
-    return {
-        language: tuple(
-            (order, service.id, " ".join(stems))
-            for order, service in enumerate(pack.services)
-            for keyword in service.keywords.all()
-            if (stems := terms(keyword, language))
-        )
-        for language in pack.languages
-    }
+Keyword = tuple[int, str, str]
+"""A service keyword as stems: ``(service order, service id, stems joined by spaces)``."""
+
+
+def _keywords(pack: ContextPack) -> dict[str, dict[str, tuple[Keyword, ...]]]:
+    """Per language, every service keyword as stems, by its first stem (so a message is only
+    compared with the keywords that start with one of its words), in the pack's order."""
+    result: dict[str, dict[str, tuple[Keyword, ...]]] = {}
+    for language in pack.languages:
+        index: dict[str, list[Keyword]] = {}
+        for order, service in enumerate(pack.services):
+            for keyword in service.keywords.all():
+                if stems := terms(keyword, language):
+                    index.setdefault(stems[0], []).append((order, service.id, " ".join(stems)))
+        result[language] = {first: tuple(entries) for first, entries in index.items()}
+    return result
 
 
 def _triggers(pack: ContextPack) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -165,7 +170,7 @@ def _triggers(pack: ContextPack) -> tuple[tuple[str, tuple[str, ...]], ...]:
     )
 
 
-_KEYWORDS: Final[PackCache[dict[str, tuple[tuple[int, str, str], ...]]]] = PackCache(_keywords)
+_KEYWORDS: Final[PackCache[dict[str, dict[str, tuple[Keyword, ...]]]]] = PackCache(_keywords)
 _TRIGGERS: Final[PackCache[tuple[tuple[str, tuple[str, ...]], ...]]] = PackCache(_triggers)
 
 
@@ -180,14 +185,21 @@ def named_services(pack: ContextPack, text: str, language: str) -> tuple[str, ..
     if not words:
         return ()
     joined = f" {' '.join(words)} "
+    keywords = _KEYWORDS.get(pack)[pack.resolve_language(language)]
+    named = sorted(
+        keyword
+        for first in set(words)
+        for keyword in keywords.get(first, ())
+        if f" {keyword[2]} " in joined
+    )
+    if not named:
+        return ()
     ranking = {
         hit.id: rank
         for rank, hit in enumerate(search(pack, text, language, k=50, kinds=("service",)))
     }
     owners: dict[str, tuple[int, str]] = {}
-    for order, service_id, phrase in _KEYWORDS.get(pack)[pack.resolve_language(language)]:
-        if f" {phrase} " not in joined:
-            continue
+    for order, service_id, phrase in named:
         rank = ranking.get(service_id, len(ranking) + order)
         current = owners.get(phrase)
         if current is None or rank < current[0]:
@@ -211,29 +223,56 @@ def named_services(pack: ContextPack, text: str, language: str) -> tuple[str, ..
     return tuple(ordered[:_MAX_SERVICE_HITS])
 
 
-def _says(words: Sequence[str], phrase: Sequence[str]) -> bool:
-    """Whether ``phrase`` appears in ``words``, each word as written or in its plural."""
-    size = len(phrase)
-    for start in range(len(words) - size + 1):
-        if all(
-            word in (wanted, f"{wanted}s", f"{wanted}es")
-            for word, wanted in zip(words[start : start + size], phrase, strict=True)
-        ):
-            return True
-    return False
+def _trigger_index(pack: ContextPack) -> dict[str, tuple[tuple[int, str, tuple[str, ...]], ...]]:
+    """The objection triggers by their first word: ``(order, objection id, words)``."""
+    index: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+    for order, (objection_id, phrase) in enumerate(_TRIGGERS.get(pack)):
+        index.setdefault(phrase[0], []).append((order, objection_id, phrase))
+    return {first: tuple(entries) for first, entries in index.items()}
+
+
+_TRIGGER_INDEX: Final[PackCache[dict[str, tuple[tuple[int, str, tuple[str, ...]], ...]]]] = (
+    PackCache(_trigger_index)
+)
+
+
+def _forms(word: str) -> tuple[str, ...]:
+    """The words ``word`` may be written for: itself, or the singular of a plural."""
+    if word.endswith("es"):
+        return (word, word[:-1], word[:-2])
+    if word.endswith("s"):
+        return (word, word[:-1])
+    return (word,)
+
+
+def _says_at(words: Sequence[str], start: int, phrase: Sequence[str]) -> bool:
+    """Whether ``phrase`` is written at ``words[start]``, each word as written or in its
+    plural."""
+    if start + len(phrase) > len(words):
+        return False
+    return all(
+        word in (wanted, f"{wanted}s", f"{wanted}es")
+        for word, wanted in zip(words[start : start + len(phrase)], phrase, strict=True)
+    )
 
 
 def find_objection(pack: ContextPack, text: str) -> str | None:
-    """The pack's objection whose trigger ``text`` says (the longest trigger wins).
+    """The pack's objection whose trigger ``text`` says (the longest trigger wins, then the
+    pack's order).
 
     Words are compared as written (folded, plurals allowed), stop words included: "no tengo
-    presupuesto" is an objection, "tengo 6 millones de presupuesto" is not."""
+    presupuesto" is an objection, "tengo 6 millones de presupuesto" is not. Only the triggers
+    whose first word the text has are tried."""
     words = fold(text).split()
-    best: tuple[int, str] | None = None
-    for objection_id, phrase in _TRIGGERS.get(pack):
-        if _says(words, phrase) and (best is None or len(phrase) > best[0]):
-            best = (len(phrase), objection_id)
-    return best[1] if best else None
+    index = _TRIGGER_INDEX.get(pack)
+    best: tuple[int, int, str] | None = None
+    for start, word in enumerate(words):
+        for form in _forms(word):
+            for order, objection_id, phrase in index.get(form, ()):
+                candidate = (-len(phrase), order, objection_id)
+                if (best is None or candidate < best) and _says_at(words, start, phrase):
+                    best = candidate
+    return best[2] if best else None
 
 
 def extract_signals(pack: ContextPack, text: str, language: str) -> Signals:

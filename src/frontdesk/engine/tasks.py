@@ -27,7 +27,14 @@ def make_decide(
 ) -> Handler:
     """The ``engine.decide`` handler: history → engine → reply stored (with its delivery job
     where the channel needs one). A message already answered, a conversation a person has and
-    a closed one get nothing."""
+    a closed one get nothing.
+
+    One transaction; on a message inside the history window, and when the engine touches no
+    lead, six statements: the conversation, the recent messages (which also say whether the
+    message is answered), the conversation's engine state and the message's intent, the
+    reply's number reserved (which locks the conversation's row and reads its status) and the
+    reply.
+    """
 
     async def decide(session: AsyncSession, job: OutboxJob) -> None:
         tenant = await tenants.by_id(job.tenant_id, session=session)
@@ -37,19 +44,24 @@ def make_decide(
         if conversation.status in NO_REPLY_STATUSES or tenant.pack is None:
             return
         message_id = uuid.UUID(job.payload["message_id"])
-        answered = await conversations.find_message(
-            session, tenant, channel=conversation.channel, external_id=f"reply:{message_id}"
-        )
-        if answered is not None:
-            return
-        await events.signal(tenant.id, conversation.id, "typing", {"typing": True})
+        answer_key = f"reply:{message_id}"
         recent = await conversations.recent_messages(
             session, tenant, conversation.id, limit=HISTORY_TURNS
         )
         message = next((m for m in recent if m.id == message_id), None)
-        if message is None:
-            # Older than the window (a backlog): read it on its own.
+        if message is not None:
+            # Its answer, if any, came after it, so it is in the window too.
+            if any(m.external_id == answer_key for m in recent):
+                return
+        else:
+            # Older than the window (a backlog): read it, and its answer, on their own.
+            answered = await conversations.find_message(
+                session, tenant, channel=conversation.channel, external_id=answer_key
+            )
+            if answered is not None:
+                return
             message = await conversations.get_message(session, tenant, message_id)
+        await events.signal(tenant.id, conversation.id, "typing", {"typing": True})
         reply = await engine.decide(session, tenant, conversation, message, history=recent)
         if reply is None:
             return
