@@ -11,6 +11,7 @@ import pytest
 from frontdesk.runtime import Runtime
 from tests.channels.email import payloads
 from tests.channels.email.helpers import (
+    CREDENTIALS,
     MAILGUN_KEY,
     WEBHOOK_SECRET,
     connect_email,
@@ -207,10 +208,35 @@ async def test_a_reply_address_or_references_find_the_thread_and_a_colleague_joi
     assert len({m.conversation_id for m in rows}) == 1
     (thread,) = await thread_of(runtime, tenant)
     assert thread.references[-1] == str(follow["Message-ID"]).strip("<>")
-    # Another tenant's reply address token does not open this thread to it.
-    other, other_address = await tenant_with(runtime, smtp, "sendgrid")
-    del other_address
-    assert await messages_of(runtime, other) == []
+
+
+async def test_another_tenant_cannot_reach_this_tenants_threads(
+    client: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    victim, victim_address = await tenant_with(runtime, smtp, "sendgrid")
+    first = payloads.mime(to=victim_address)
+    await client.post("/webhooks/email/sendgrid", data=payloads.sendgrid_form(first), auth=AUTH)
+    (thread,) = await thread_of(runtime, victim)
+    attacker = await make_tenant(runtime, with_pack=False)
+    secret = "the-attackers-own-webhook-secret"
+    attacker_address = await connect_email(
+        runtime, attacker, smtp_port=smtp.port, credentials=CREDENTIALS | {"webhook_secret": secret}
+    )
+    # The victim's reply address, posted with the attacker's own secret: refused.
+    forged = payloads.mime(to=f"reply+{thread.token}@reply.acme.example", text="inyectado")
+    refused = await client.post(
+        "/webhooks/email/sendgrid", data=payloads.sendgrid_form(forged), auth=("x", secret)
+    )
+    assert refused.status_code == 401
+    # The attacker's own address naming the victim's Message-ID: the attacker's own thread.
+    crafted = payloads.mime(to=attacker_address, text="hola", in_reply_to=str(first["Message-ID"]))
+    accepted = await client.post(
+        "/webhooks/email/sendgrid", data=payloads.sendgrid_form(crafted), auth=("x", secret)
+    )
+    assert accepted.json()["messages"] == 1
+    (victims,) = await messages_of(runtime, victim)
+    (attackers,) = await messages_of(runtime, attacker)
+    assert attackers.conversation_id != victims.conversation_id
 
 
 async def test_an_email_with_a_large_attachment_fits_the_email_routes_own_body_limit(

@@ -249,3 +249,33 @@ async def test_an_email_conversation_moves_to_whatsapp_with_the_code_in_the_repl
     whatsapp = next(m for m in rows if m.channel == "whatsapp" and m.direction == "in")
     assert whatsapp.conversation_id == received.conversation_id
     assert whatsapp.payload.get("transferred_from") == "email"
+
+
+async def test_a_persons_answer_continues_the_thread_without_the_automatic_mark(
+    client: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    from tests.factories import make_secret_key
+
+    tenant = await make_tenant(runtime, with_pack=False)
+    address = await connect_email(runtime, tenant, smtp_port=smtp.port)
+    question = payloads.mime(to=address, subject="Cotización")
+    await inbound(client, question)
+    (received,) = await messages_of(runtime, tenant)
+    headers = {"Authorization": f"Bearer {await make_secret_key(runtime, tenant)}"}
+    answer = await client.post(
+        f"/v1/conversations/{received.conversation_id}/messages",
+        json={"text": "Hola Luisa, te envío la cotización hoy.", "agent": "Laura"},
+        headers=headers,
+    )
+    assert answer.status_code == 201, answer.text
+    for _ in range(300):  # the person's answer (beside the "an advisor joined" notice)
+        rows = [m for m in await messages_of(runtime, tenant) if m.sender == "agent"]
+        if rows and rows[0].provider_id:
+            break
+        await asyncio.sleep(0.05)
+    (sent,) = rows
+    (email,) = smtp.recorder.to(payloads.CUSTOMER)
+    assert "Auto-Submitted" not in email
+    assert str(email["Subject"]) == "Re: Cotización"
+    assert str(email["In-Reply-To"]) == str(question["Message-ID"])
+    assert sent.provider_id == str(email["Message-ID"]).strip("<>")

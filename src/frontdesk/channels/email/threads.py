@@ -93,7 +93,10 @@ async def conversation_of(
     found = (
         await session.execute(
             messages.select()
-            .where(or_(Message.provider_id.in_(ids), Message.external_id.in_(ids)))
+            .where(
+                Message.channel == CHANNEL,
+                or_(Message.provider_id.in_(ids), Message.external_id.in_(ids)),
+            )
             .order_by(Message.created_at.desc())
             .limit(1)
         )
