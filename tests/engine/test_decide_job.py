@@ -1,0 +1,138 @@
+"""``engine.decide`` answers a message once: a job run again on a message already answered —
+inside the history window or older than it — stores nothing more."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Message
+from frontdesk.delivery.models import OutboxJob
+from frontdesk.engine.tasks import HISTORY_TURNS, make_decide
+from frontdesk.runtime import Runtime
+from frontdesk.store.scope import system_scope
+from tests.engine.conversations.harness import OPEN_HOURS, decided
+from tests.factories import SampleTenant, make_tenant
+
+
+@pytest.fixture(autouse=True)
+def open_hours(runtime: Runtime) -> Iterator[None]:
+    original = runtime.engine.clock
+    runtime.engine.clock = lambda: OPEN_HOURS
+    yield
+    runtime.engine.clock = original
+
+
+async def _receive(rt: Runtime, tenant: SampleTenant, conversation_id: uuid.UUID) -> Message:
+    async with rt.db.session() as session:
+        conversation = await conversations.get_conversation(
+            session, tenant.context, conversation_id
+        )
+        received = await conversations.receive(
+            session,
+            tenant.context,
+            conversation,
+            text="¿Cuánto cuesta una tienda virtual?",
+            external_id=None,
+            events=rt.hub,
+        )
+    return received.message
+
+
+async def _replies_to(rt: Runtime, message: Message) -> list[Message]:
+    async with rt.db.session() as session, system_scope(session):
+        rows = await session.execute(
+            select(Message).where(Message.external_id == f"reply:{message.id}")
+        )
+    return list(rows.scalars())
+
+
+async def _decide_again(rt: Runtime, tenant: SampleTenant, message: Message) -> None:
+    decide = make_decide(rt.tenants, rt.engine, rt.hub, needs_delivery=lambda _: False)
+    job = OutboxJob(
+        tenant_id=tenant.context.id,
+        kind="engine.decide",
+        payload={"conversation_id": str(message.conversation_id), "message_id": str(message.id)},
+    )
+    async with rt.db.session() as session:
+        await decide(session, job)
+
+
+async def _conversation(rt: Runtime, tenant: SampleTenant) -> uuid.UUID:
+    async with rt.db.session() as session:
+        started = await conversations.start_web_conversation(
+            session, tenant.context, contact_id=None
+        )
+    return started.conversation.id
+
+
+async def test_a_message_in_the_window_is_not_answered_twice(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime)
+    message = await _receive(runtime, tenant, await _conversation(runtime, tenant))
+    await decided(runtime, tenant, str(message.id))
+    assert len(await _replies_to(runtime, message)) == 1
+
+    await _decide_again(runtime, tenant, message)
+
+    assert len(await _replies_to(runtime, message)) == 1
+
+
+async def test_a_message_older_than_the_window_is_not_answered_twice(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime)
+    conversation_id = await _conversation(runtime, tenant)
+    message = await _receive(runtime, tenant, conversation_id)
+    await decided(runtime, tenant, str(message.id))
+    async with runtime.db.session() as session:
+        conversation = await conversations.get_conversation(
+            session, tenant.context, conversation_id
+        )
+        for n in range(HISTORY_TURNS):
+            await conversations.append_outbound(
+                session,
+                tenant.context,
+                conversation,
+                sender="agent",
+                text=f"nota {n}",
+                payload={},
+                external_id=None,
+                events=runtime.hub,
+                deliver=False,
+            )
+
+    await _decide_again(runtime, tenant, message)
+
+    assert len(await _replies_to(runtime, message)) == 1
+
+
+async def test_an_unanswered_message_older_than_the_window_is_answered(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime)
+    conversation_id = await _conversation(runtime, tenant)
+    message = await _receive(runtime, tenant, conversation_id)
+    await decided(runtime, tenant, str(message.id))
+    async with runtime.db.session() as session, system_scope(session):
+        (reply,) = await _replies_to(runtime, message)
+        await session.delete(await session.get(Message, reply.id))
+    async with runtime.db.session() as session:
+        conversation = await conversations.get_conversation(
+            session, tenant.context, conversation_id
+        )
+        for n in range(HISTORY_TURNS):
+            await conversations.append_outbound(
+                session,
+                tenant.context,
+                conversation,
+                sender="agent",
+                text=f"nota {n}",
+                payload={},
+                external_id=None,
+                events=runtime.hub,
+                deliver=False,
+            )
+
+    await _decide_again(runtime, tenant, message)
+
+    assert len(await _replies_to(runtime, message)) == 1
