@@ -66,8 +66,8 @@ class Recorder:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.recorder = Recorder()
         self.controller = Controller(
             self.recorder,

@@ -18,8 +18,10 @@ from frontdesk.channels.email.adapter import EmailAdapter
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
 from frontdesk.delivery.errors import DeliveryFailed, PermanentFailure, RetryLater
+from frontdesk.delivery.service import list_jobs, retry_dead
 from frontdesk.engine.reply import Action, Link, QuickReply, Reply
 from frontdesk.runtime import Runtime
+from frontdesk.store.scope import system_scope
 from tests.channels import meta
 from tests.channels.email import payloads
 from tests.channels.email.helpers import WEBHOOK_SECRET, connect_email, messages_of, thread_of
@@ -279,3 +281,40 @@ async def test_a_persons_answer_continues_the_thread_without_the_automatic_mark(
     assert str(email["Subject"]) == "Re: Cotización"
     assert str(email["In-Reply-To"]) == str(question["Message-ID"])
     assert sent.provider_id == str(email["Message-ID"]).strip("<>")
+
+
+async def test_a_server_down_for_a_while_gets_the_reply_once_it_is_back(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    port = free_port()
+    tenant = await make_tenant(runtime)
+    address = await connect_email(runtime, tenant, smtp_port=port)
+    await inbound(client, payloads.mime(to=address))
+    for _ in range(200):  # the first attempt finds nothing listening
+        async with runtime.db.session() as session, system_scope(session):
+            jobs = await list_jobs(session, tenant_id=tenant.context.id, kind="delivery.send")
+        if jobs and jobs[0].attempts >= 1 and jobs[0].last_error:
+            break
+        await asyncio.sleep(0.05)
+    assert "unreachable" in (jobs[0].last_error or "")
+    with SmtpServer(port) as server:
+        (reply,) = await sent_replies(runtime, tenant)
+        assert len(server.recorder.to(payloads.CUSTOMER)) == 1
+    assert reply.provider_id is not None
+
+
+async def test_a_dead_letter_is_sent_when_replayed(
+    client: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    tenant = await make_tenant(runtime)
+    address = await connect_email(runtime, tenant, smtp_port=smtp.port)
+    smtp.recorder.fail("554 5.7.1 Relay access denied")
+    await inbound(client, payloads.mime(to=address))
+    await sent_replies(runtime, tenant, status="failed")
+    assert smtp.recorder.received == []
+    # What `frontdesk jobs retry` does, as the operator (across tenants).
+    async with runtime.db.session() as session, system_scope(session):
+        assert await retry_dead(session, tenant_id=tenant.context.id)
+    (reply,) = await sent_replies(runtime, tenant)
+    assert len(smtp.recorder.to(payloads.CUSTOMER)) == 1
+    assert reply.provider_id is not None
