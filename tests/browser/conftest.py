@@ -14,14 +14,14 @@ import http.server
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from pydantic import SecretStr
 
 from frontdesk.channels.connections import add_connection
@@ -126,28 +126,28 @@ class FrontDesk:
     integrity: dict[str, str]
     pages: PageServer
 
-    def api(self) -> httpx.Client:
+    def api(self) -> httpx.AsyncClient:
         """The owner tenant's server API (its secret key): what the server stored."""
-        return httpx.Client(
+        return httpx.AsyncClient(
             base_url=self.url, headers={"Authorization": f"Bearer {self.secret_key}"}, timeout=10
         )
 
-    def stored_messages(self, conversation_id: str) -> list[dict[str, Any]]:
-        with self.api() as api:
-            response = api.get(f"/v1/conversations/{conversation_id}")
+    async def stored_messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        async with self.api() as api:
+            response = await api.get(f"/v1/conversations/{conversation_id}")
             assert response.status_code == 200, response.text
             messages: list[dict[str, Any]] = response.json()["messages"]
             return messages
 
-    def conversation_count(self) -> int:
+    async def conversation_count(self) -> int:
         """How many conversations the owner tenant has."""
         count, cursor = 0, None
-        with self.api() as api:
+        async with self.api() as api:
             while True:
                 params: dict[str, Any] = {"limit": 100}
                 if cursor:
                     params["cursor"] = cursor
-                page = api.get("/v1/conversations", params=params).json()
+                page = (await api.get("/v1/conversations", params=params)).json()
                 count += len(page["data"])
                 cursor = page.get("next_cursor")
                 if not cursor:
@@ -335,24 +335,25 @@ def frontdesk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FrontDesk]:
 
 
 @pytest.fixture(scope="session")
-def browser(frontdesk: FrontDesk) -> Iterator[Browser]:
-    """One headless Chromium (Debian's) for the session."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+async def browser(frontdesk: FrontDesk) -> AsyncIterator[Browser]:
+    """One headless Chromium (Debian's) for the session, driven from the session's event loop
+    (the async API: the sync one would leave a running loop behind for the tests after it)."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
         try:
             yield chromium
         finally:
-            chromium.close()
+            await chromium.close()
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     """A fresh browser profile (storage, cookies) per test; ``window.open`` is recorded in
     ``window.fdOpened`` instead of opening anything."""
-    context = browser.new_context(locale="es-CO", viewport={"width": 1280, "height": 800})
-    context.add_init_script(
+    context = await browser.new_context(locale="es-CO", viewport={"width": 1280, "height": 800})
+    await context.add_init_script(
         "window.fdOpened = []; window.open = (url) => { window.fdOpened.push(String(url)); "
         "return null; };"
     )
@@ -360,12 +361,12 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     try:
         yield context
     finally:
-        context.close()
+        await context.close()
 
 
 @pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
+async def page(context: BrowserContext) -> Page:
+    return await context.new_page()
 
 
 @pytest.fixture(scope="session")

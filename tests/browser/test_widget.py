@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from frontdesk.engine.packs import default_pack_dir, load_pack
 from frontdesk.engine.responder import format_price
@@ -19,173 +20,181 @@ QUESTION = "¿Cuánto cuesta una tienda en línea?"
 WIDGET = "#frontdesk-widget"
 
 
-def stored_session(page: Page, tenant: str) -> dict[str, Any]:
+async def stored_session(page: Page, tenant: str) -> dict[str, Any]:
     """What the SDK keeps in localStorage for ``tenant``."""
-    value: dict[str, Any] | None = page.evaluate(
+    value: dict[str, Any] | None = await page.evaluate(
         "(key) => JSON.parse(localStorage.getItem(key))", f"frontdesk:{tenant}"
     )
     assert value is not None, "no session stored"
     return value
 
 
-def events(page: Page, name: str) -> list[Any]:
-    recorded: list[dict[str, Any]] = page.evaluate("window.fdEvents")
+async def events(page: Page, name: str) -> list[Any]:
+    recorded: list[dict[str, Any]] = await page.evaluate("window.fdEvents")
     return [event["data"] for event in recorded if event["name"] == name]
 
 
-def open_widget(page: Page) -> None:
-    page.locator(f'{WIDGET} [data-fd="launcher"]').click()
-    expect(page.locator(f'{WIDGET} [data-fd="panel"]')).to_be_visible()
+async def open_widget(page: Page) -> None:
+    await page.locator(f'{WIDGET} [data-fd="launcher"]').click()
+    await expect(page.locator(f'{WIDGET} [data-fd="panel"]')).to_be_visible()
 
 
-def ask(page: Page, text: str) -> None:
-    page.locator(f'{WIDGET} [data-fd="input"]').fill(text)
-    page.locator(f'{WIDGET} [data-fd="send"]').click()
+async def ask(page: Page, text: str) -> None:
+    await page.locator(f'{WIDGET} [data-fd="input"]').fill(text)
+    await page.locator(f'{WIDGET} [data-fd="send"]').click()
 
 
 def replies(page: Page) -> Any:
     return page.locator(f'{WIDGET} [data-fd="message"][data-direction="out"]')
 
 
-def ready(page: Page) -> None:
+async def ready(page: Page) -> None:
     """Until the client has its session (``ready``)."""
-    page.wait_for_function("window.fdEvents.some((e) => e.name === 'ready')")
+    await page.wait_for_function("window.fdEvents.some((e) => e.name === 'ready')")
 
 
-def test_the_widget_loads_with_its_sri_hash_and_opens(page: Page, frontdesk: FrontDesk) -> None:
-    page.goto(frontdesk.page("/load.html"))
+async def test_the_widget_loads_with_its_sri_hash_and_opens(
+    page: Page, frontdesk: FrontDesk
+) -> None:
+    await page.goto(frontdesk.page("/load.html"))
     script = page.locator('script[src$="/sdk/v1/frontdesk.js"]')
-    assert script.get_attribute("integrity") == frontdesk.integrity["frontdesk.js"]
-    assert script.get_attribute("crossorigin") == "anonymous"
+    assert await script.get_attribute("integrity") == frontdesk.integrity["frontdesk.js"]
+    assert await script.get_attribute("crossorigin") == "anonymous"
     host = page.locator(WIDGET)
-    expect(host).to_have_count(1)
-    assert page.evaluate(f"document.querySelector('{WIDGET}').shadowRoot.mode") == "open"
+    await expect(host).to_have_count(1)
+    assert await page.evaluate(f"document.querySelector('{WIDGET}').shadowRoot.mode") == "open"
     panel = page.locator(f'{WIDGET} [data-fd="panel"]')
-    expect(panel).to_be_hidden()
-    open_widget(page)
-    expect(page.locator(f'{WIDGET} [data-fd="input"]')).to_be_focused()
-    ready(page)
+    await expect(panel).to_be_hidden()
+    await open_widget(page)
+    await expect(page.locator(f'{WIDGET} [data-fd="input"]')).to_be_focused()
+    await ready(page)
 
 
-def test_a_tampered_bundle_is_refused_by_the_browser(page: Page, frontdesk: FrontDesk) -> None:
+async def test_a_tampered_bundle_is_refused_by_the_browser(
+    page: Page, frontdesk: FrontDesk
+) -> None:
     # The hash of other content: the browser must not run the script.
     wrong = "sha384-" + "A" * 64
-    page.goto(frontdesk.page("/tampered.html", integrity=wrong))
-    page.wait_for_load_state("load")
-    assert page.evaluate("typeof window.FrontDesk") == "undefined"
-    expect(page.locator(WIDGET)).to_have_count(0)
+    await page.goto(frontdesk.page("/tampered.html", integrity=wrong))
+    await page.wait_for_load_state("load")
+    assert await page.evaluate("typeof window.FrontDesk") == "undefined"
+    await expect(page.locator(WIDGET)).to_have_count(0)
 
 
-def test_a_spanish_question_gets_the_price_from_the_pack(
+async def test_a_spanish_question_gets_the_price_from_the_pack(
     page: Page, frontdesk: FrontDesk, screenshots: Path
 ) -> None:
     store = PACK.service("online-store")
     assert store is not None
-    page.goto(frontdesk.page("/ask.html"))
-    open_widget(page)
-    ask(page, QUESTION)
+    await page.goto(frontdesk.page("/ask.html"))
+    await open_widget(page)
+    await ask(page, QUESTION)
     sent = page.locator(f'{WIDGET} [data-fd="message"][data-direction="in"]')
-    expect(sent).to_have_count(1)
-    expect(sent).to_contain_text(QUESTION)
-    expect(replies(page).first).to_contain_text(format_price(store.price, "es"))
-    expect(page.locator(f'{WIDGET} [data-fd="quick-reply"]').first).to_be_visible()
-    page.locator(f'{WIDGET} [data-fd="panel"]').screenshot(path=screenshots / "widget-panel.png")
-    page.screenshot(path=screenshots / "widget.png")
+    await expect(sent).to_have_count(1)
+    await expect(sent).to_contain_text(QUESTION)
+    await expect(replies(page).first).to_contain_text(format_price(store.price, "es"))
+    await expect(page.locator(f'{WIDGET} [data-fd="quick-reply"]').first).to_be_visible()
+    await page.locator(f'{WIDGET} [data-fd="panel"]').screenshot(
+        path=screenshots / "widget-panel.png"
+    )
+    await page.screenshot(path=screenshots / "widget.png")
 
 
-def test_a_tapped_quick_reply_is_sent_with_its_payload_and_answered(
+async def test_a_tapped_quick_reply_is_sent_with_its_payload_and_answered(
     page: Page, frontdesk: FrontDesk
 ) -> None:
-    page.goto(frontdesk.page("/quick.html"))
-    open_widget(page)
-    ask(page, QUESTION)
-    expect(replies(page)).to_have_count(1)
+    await page.goto(frontdesk.page("/quick.html"))
+    await open_widget(page)
+    await ask(page, QUESTION)
+    await expect(replies(page)).to_have_count(1)
     button = page.locator(f'{WIDGET} [data-fd="quick-reply"]').first
-    expect(button).to_be_visible()
-    title = button.inner_text().strip()
-    button.click()
+    await expect(button).to_be_visible()
+    title = (await button.inner_text()).strip()
+    await button.click()
 
     sent = page.locator(f'{WIDGET} [data-fd="message"][data-direction="in"]')
-    expect(sent).to_have_count(2)
-    expect(sent.nth(1)).to_contain_text(title)
-    expect(replies(page)).to_have_count(2)
+    await expect(sent).to_have_count(2)
+    await expect(sent.nth(1)).to_contain_text(title)
+    await expect(replies(page)).to_have_count(2)
 
-    conversation = stored_session(page, frontdesk.owner)["conversation_id"]
-    stored = frontdesk.stored_messages(conversation)
+    conversation = (await stored_session(page, frontdesk.owner))["conversation_id"]
+    stored = await frontdesk.stored_messages(conversation)
     tapped = [m for m in stored if m["direction"] == "in"][1]
     first_reply = next(m for m in stored if m["direction"] == "out")
     offered = {q["title"]: q["payload"] for q in first_reply["payload"]["quick_replies"]}
     assert tapped["text"] == title
     assert tapped["payload"]["payload"] == offered[title]
     answer = [m for m in stored if m["direction"] == "out"][1]
-    expect(replies(page).nth(1)).to_contain_text(answer["text"].split("\n")[0])
+    await expect(replies(page).nth(1)).to_contain_text(answer["text"].split("\n")[0])
 
 
-def test_a_reload_keeps_the_history(page: Page, frontdesk: FrontDesk) -> None:
+async def test_a_reload_keeps_the_history(page: Page, frontdesk: FrontDesk) -> None:
     url = frontdesk.page("/reload.html")
-    page.goto(url)
-    open_widget(page)
-    ask(page, QUESTION)
-    expect(replies(page)).to_have_count(1)
-    before = page.locator(f'{WIDGET} [data-fd="message"]').all_inner_texts()
-    conversation = stored_session(page, frontdesk.owner)["conversation_id"]
+    await page.goto(url)
+    await open_widget(page)
+    await ask(page, QUESTION)
+    await expect(replies(page)).to_have_count(1)
+    before = await page.locator(f'{WIDGET} [data-fd="message"]').all_inner_texts()
+    conversation = (await stored_session(page, frontdesk.owner))["conversation_id"]
 
-    page.reload()
-    open_widget(page)
+    await page.reload()
+    await open_widget(page)
     messages = page.locator(f'{WIDGET} [data-fd="message"]')
-    expect(messages).to_have_count(len(before))
-    assert messages.all_inner_texts() == before
-    assert stored_session(page, frontdesk.owner)["conversation_id"] == conversation
+    await expect(messages).to_have_count(len(before))
+    assert await messages.all_inner_texts() == before
+    assert (await stored_session(page, frontdesk.owner))["conversation_id"] == conversation
 
 
-def test_messages_typed_offline_arrive_once_each_in_order(
+async def test_messages_typed_offline_arrive_once_each_in_order(
     context: BrowserContext, page: Page, frontdesk: FrontDesk
 ) -> None:
-    page.goto(frontdesk.page("/offline.html"))
-    open_widget(page)
-    ready(page)
-    ask(page, "Hola")
-    expect(replies(page)).to_have_count(1)
-    conversation = stored_session(page, frontdesk.owner)["conversation_id"]
+    await page.goto(frontdesk.page("/offline.html"))
+    await open_widget(page)
+    await ready(page)
+    await ask(page, "Hola")
+    await expect(replies(page)).to_have_count(1)
+    conversation = (await stored_session(page, frontdesk.owner))["conversation_id"]
 
-    context.set_offline(True)
-    page.wait_for_function(
+    await context.set_offline(True)
+    await page.wait_for_function(
         "window.fdEvents.some((e) => e.name === 'connection' && e.data !== 'online')"
     )
     typed = ["Primero: una tienda", "Segundo: con pagos PSE", "Tercero: ¿cuánto tarda?"]
     for text in typed:
-        ask(page, text)
+        await ask(page, text)
     # Nothing reached the server while offline.
-    assert [m["text"] for m in frontdesk.stored_messages(conversation)].count(typed[0]) == 0
-    context.set_offline(False)
+    assert [m["text"] for m in await frontdesk.stored_messages(conversation)].count(typed[0]) == 0
+    await context.set_offline(False)
 
     inbound: list[str] = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         inbound = [
-            m["text"] for m in frontdesk.stored_messages(conversation) if m["direction"] == "in"
+            m["text"]
+            for m in await frontdesk.stored_messages(conversation)
+            if m["direction"] == "in"
         ]
         if all(text in inbound for text in typed):
             break
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     assert inbound == ["Hola", *typed]
     # Each shown once in the panel too, in the same order.
     shown = page.locator(f'{WIDGET} [data-fd="message"][data-direction="in"]')
-    expect(shown).to_have_count(len(inbound))
-    assert [text.strip() for text in shown.all_inner_texts()] == inbound
+    await expect(shown).to_have_count(len(inbound))
+    assert [text.strip() for text in await shown.all_inner_texts()] == inbound
 
 
-def test_the_whatsapp_transfer_opens_the_link_with_the_code(
+async def test_the_whatsapp_transfer_opens_the_link_with_the_code(
     page: Page, frontdesk: FrontDesk
 ) -> None:
-    page.goto(frontdesk.page("/transfer.html"))
-    open_widget(page)
-    ask(page, "Hola")
-    expect(replies(page)).to_have_count(1)
-    page.locator(f'{WIDGET} [data-fd="transfer"]').click()
-    page.wait_for_function("window.fdOpened.length > 0")
-    opened: list[str] = page.evaluate("window.fdOpened")
-    issued = [e for e in events(page, "transfer") if e.get("state") == "issued"]
+    await page.goto(frontdesk.page("/transfer.html"))
+    await open_widget(page)
+    await ask(page, "Hola")
+    await expect(replies(page)).to_have_count(1)
+    await page.locator(f'{WIDGET} [data-fd="transfer"]').click()
+    await page.wait_for_function("window.fdOpened.length > 0")
+    opened: list[str] = await page.evaluate("window.fdOpened")
+    issued = [e for e in await events(page, "transfer") if e.get("state") == "issued"]
     assert len(opened) == 1
     assert len(issued) == 1
     digits = re.sub(r"\D", "", WHATSAPP_NUMBER)
@@ -196,74 +205,74 @@ def test_the_whatsapp_transfer_opens_the_link_with_the_code(
     assert code in unquote(opened[0])
 
 
-def test_a_page_on_an_origin_the_tenant_did_not_allow_is_refused(
+async def test_a_page_on_an_origin_the_tenant_did_not_allow_is_refused(
     page: Page, frontdesk: FrontDesk
 ) -> None:
-    before = frontdesk.conversation_count()
+    before = await frontdesk.conversation_count()
     refused: list[str] = []
     page.on(
         "requestfailed",
         lambda request: refused.append(request.url) if "/conversations" in request.url else None,
     )
     # The same page server, reached as localhost: another origin, not in the owner's list.
-    page.goto(frontdesk.page("/elsewhere.html", host="localhost"))
-    open_widget(page)
-    ask(page, "Hola")
+    await page.goto(frontdesk.page("/elsewhere.html", host="localhost"))
+    await open_widget(page)
+    await ask(page, "Hola")
     # The browser gives the page no answer from a refused origin (the preflight is refused),
     # so the SDK keeps the message and retries: wait for the start and at least one retry.
-    page.wait_for_function(
+    await page.wait_for_function(
         "window.fdEvents.filter((e) => e.name === 'connection' && e.data === 'offline').length >= 2"
     )
     assert len(refused) >= 2
     assert all(url.startswith(f"{frontdesk.url}/web/v1/{frontdesk.owner}/") for url in refused)
-    expect(page.locator(f'{WIDGET} [data-fd="status"]')).to_be_visible()
-    assert events(page, "ready") == []
-    assert events(page, "message") == []
-    assert frontdesk.conversation_count() == before
+    await expect(page.locator(f'{WIDGET} [data-fd="status"]')).to_be_visible()
+    assert await events(page, "ready") == []
+    assert await events(page, "message") == []
+    assert await frontdesk.conversation_count() == before
 
 
-def open_verified_shop(page: Page, frontdesk: FrontDesk, path: str, user: Any = None) -> None:
+async def open_verified_shop(page: Page, frontdesk: FrontDesk, path: str, user: Any = None) -> None:
     """A page of the tenant that requires verified users, as ``user`` (none: anonymous)."""
     options = {"user": user} if user else None
-    page.goto(
+    await page.goto(
         frontdesk.page(path, tenant=VERIFIED_TENANT, key=frontdesk.verified_key, options=options)
     )
 
 
-def first_error(page: Page) -> Any:
-    page.wait_for_function("window.fdEvents.some((e) => e.name === 'error')")
-    return events(page, "error")[0]
+async def first_error(page: Page) -> Any:
+    await page.wait_for_function("window.fdEvents.some((e) => e.name === 'error')")
+    return (await events(page, "error"))[0]
 
 
-def test_an_unverified_visitor_is_refused_where_verification_is_required(
+async def test_an_unverified_visitor_is_refused_where_verification_is_required(
     page: Page, frontdesk: FrontDesk
 ) -> None:
-    open_verified_shop(page, frontdesk, "/anonymous.html")
-    open_widget(page)
-    refused = first_error(page)
+    await open_verified_shop(page, frontdesk, "/anonymous.html")
+    await open_widget(page)
+    refused = await first_error(page)
     assert refused["status"] == 401
     assert "identity-required" in str(refused)
-    assert events(page, "ready") == []
-    expect(page.locator(f'{WIDGET} [data-fd="status"]')).to_be_visible()
+    assert await events(page, "ready") == []
+    await expect(page.locator(f'{WIDGET} [data-fd="status"]')).to_be_visible()
 
 
-def test_a_verified_user_with_a_valid_proof_chats(page: Page, frontdesk: FrontDesk) -> None:
+async def test_a_verified_user_with_a_valid_proof_chats(page: Page, frontdesk: FrontDesk) -> None:
     user = {"id": "user-42", "proof": frontdesk.proof("user-42"), "name": "Ana"}
-    open_verified_shop(page, frontdesk, "/verified.html", user)
-    open_widget(page)
-    ready(page)
-    assert events(page, "ready")[0]["verified"] is True
-    ask(page, QUESTION)
-    expect(replies(page)).to_have_count(1)
-    assert events(page, "error") == []
+    await open_verified_shop(page, frontdesk, "/verified.html", user)
+    await open_widget(page)
+    await ready(page)
+    assert (await events(page, "ready"))[0]["verified"] is True
+    await ask(page, QUESTION)
+    await expect(replies(page)).to_have_count(1)
+    assert await events(page, "error") == []
 
 
-def test_a_forged_proof_is_refused(page: Page, frontdesk: FrontDesk) -> None:
-    open_verified_shop(
+async def test_a_forged_proof_is_refused(page: Page, frontdesk: FrontDesk) -> None:
+    await open_verified_shop(
         page, frontdesk, "/forged.html", {"id": "user-42", "proof": frontdesk.proof("user-43")}
     )
-    assert first_error(page)["status"] == 401
-    assert events(page, "ready") == []
+    assert (await first_error(page))["status"] == 401
+    assert await events(page, "ready") == []
 
 
 HOSTILE = """<style>
@@ -300,41 +309,49 @@ MEASURE = """() => {
 }"""
 
 
-def test_hostile_page_css_does_not_change_the_widget(
+SETTLED = """() => Promise.all(document.querySelector('#frontdesk-widget').shadowRoot
+  .getAnimations().map((animation) => animation.finished))"""
+"""Until the widget's opening transitions have finished."""
+
+
+async def test_hostile_page_css_does_not_change_the_widget(
     context: BrowserContext, frontdesk: FrontDesk, screenshots: Path
 ) -> None:
     measured = []
     for path, head in (("/clean.html", ""), ("/hostile.html", HOSTILE)):
-        page = context.new_page()
-        page.goto(frontdesk.page(path, head=head))
-        page.evaluate("window.fdWidget.open()")
-        page.wait_for_timeout(400)  # past any opening transition
-        measured.append(page.evaluate(MEASURE))
+        page = await context.new_page()
+        await page.goto(frontdesk.page(path, head=head))
+        await page.evaluate("window.fdWidget.open()")
+        await page.evaluate(SETTLED)
+        measured.append(await page.evaluate(MEASURE))
         if head:
-            page.screenshot(path=screenshots / "widget-hostile-page.png")
-        page.close()
+            await page.screenshot(path=screenshots / "widget-hostile-page.png")
+        await page.close()
     clean, hostile = measured
     for name in clean:
         assert hostile[name] == clean[name], name
 
 
-def test_the_widget_fits_a_phone(browser: Any, frontdesk: FrontDesk, screenshots: Path) -> None:
-    phone = browser.new_context(
+async def test_the_widget_fits_a_phone(
+    browser: Browser, frontdesk: FrontDesk, screenshots: Path
+) -> None:
+    phone = await browser.new_context(
         viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True, locale="es-CO"
     )
     try:
-        page = phone.new_page()
-        page.goto(frontdesk.page("/phone.html"))
-        page.locator(f'{WIDGET} [data-fd="launcher"]').tap()
+        page = await phone.new_page()
+        await page.goto(frontdesk.page("/phone.html"))
+        await page.locator(f'{WIDGET} [data-fd="launcher"]').tap()
         panel = page.locator(f'{WIDGET} [data-fd="panel"]')
-        expect(panel).to_be_visible()
-        box = panel.bounding_box()
+        await expect(panel).to_be_visible()
+        await page.evaluate(SETTLED)
+        box = await panel.bounding_box()
         assert box is not None
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= 375 + 1
         assert box["y"] + box["height"] <= 667 + 1
-        ask(page, QUESTION)
-        expect(replies(page)).to_have_count(1)
-        page.screenshot(path=screenshots / "widget-phone.png")
+        await ask(page, QUESTION)
+        await expect(replies(page)).to_have_count(1)
+        await page.screenshot(path=screenshots / "widget-phone.png")
     finally:
-        phone.close()
+        await phone.close()
