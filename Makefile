@@ -26,7 +26,7 @@ $(SDK_INSTALLED): $(SDK)/package.json $(SDK)/package-lock.json
 	cd $(SDK) && npm ci --no-audit --no-fund
 	@touch $@
 
-$(SDK_BUILT): $(SDK_INSTALLED) $(shell find $(SDK)/src $(SDK)/scripts -type f 2>/dev/null) $(wildcard $(SDK)/tsconfig.json)
+$(SDK_BUILT): $(SDK_INSTALLED) $(shell find $(SDK)/src $(SDK)/scripts -type f 2>/dev/null) $(wildcard $(SDK)/tsconfig*.json)
 	cd $(SDK) && npm run build
 	@test -s $@ && touch $@
 
