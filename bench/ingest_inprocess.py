@@ -3,9 +3,10 @@
 Where :mod:`bench.ingest` measures whole servers under load, this calls the real app (as
 ``frontdesk serve`` builds it, on a fresh PostgreSQL database, connected as the app's role under
 row-level security) directly on one event loop with ``--inflight`` notifications in flight, and
-reports the CPU time this process spends per stored notification: the figure to watch while
-changing the inbound path, little disturbed by other work on a shared machine (PostgreSQL's own
-CPU time is not in it). ``--profile`` prints a cProfile of one measured run instead.
+reports the CPU time this process spends per stored notification, and the bare route's
+(:data:`bench.ingest_app.bare`) for the same notifications: the figures to watch while changing
+the inbound path, little disturbed by other work on a shared machine (PostgreSQL's own CPU time
+is not in them). ``--profile`` prints a cProfile of one measured run instead.
 
     python -m bench.ingest_inprocess --requests 3000 --inflight 64 --repeats 3
     python -m bench.ingest_inprocess --profile --sort tottime
@@ -65,7 +66,7 @@ async def _measure(
 
 
 async def run(args: argparse.Namespace, owner_url: str, app_url: str) -> None:
-    from bench.ingest_app import prepare
+    from bench.ingest_app import bare, prepare
     from frontdesk.app import create_app
     from frontdesk.observability.logging import configure_logging
     from frontdesk.settings import Settings
@@ -108,12 +109,16 @@ async def run(args: argparse.Namespace, owner_url: str, app_url: str) -> None:
                 pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
                 return
             for _ in range(args.repeats):
+                base, _ = await _measure(
+                    bare, notifications, args.requests, args.inflight, next(batches) * 10**7
+                )
                 cpu, wall = await _measure(
                     app, notifications, args.requests, args.inflight, next(batches) * 10**7
                 )
                 print(
                     f"{args.inflight} in flight: {cpu:7.1f} µs CPU, {wall:7.1f} µs wall "
-                    f"per notification ({1e6 / wall:,.0f}/s)",
+                    f"per notification ({1e6 / wall:,.0f}/s); the bare route {base:5.1f} µs "
+                    f"CPU: {base / cpu:.2f}× by CPU",
                     flush=True,
                 )
 

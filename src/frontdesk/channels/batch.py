@@ -202,7 +202,9 @@ class InboundWriter:
         if not is_plain(inbound):
             async with self.db.session() as session:
                 return await ingest_message(session, tenant, inbound, events=self.events)
-        self.start()
+        task = self._task
+        if task is None or task.done():
+            self.start()
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
         self._queue.append(_Item(tenant, inbound, future))
         if self._wake is not None:
@@ -423,12 +425,13 @@ class InboundWriter:
         for (n, _, _), values in zip(fresh, columns, strict=True):
             del values["rank"]
             values["seq"] = seqs[values["id"]]
-            message = Message(tenant_id=tenant.id, **values)
+            # The ORM object is made only if someone reads it (it costs more than storing).
+            build = functools.partial(Message, tenant_id=tenant.id, **values)
             if tenant.webhooks:
-                await webhooks.message_created(session, tenant, message)
+                await webhooks.message_created(session, tenant, build())
             out = MessageOut.model_construct(**{name: values[name] for name in _OUT})
             on_commit(session, functools.partial(self.events.message, tenant.id, out))
-            results[n] = Ingested(message=message)
+            results[n] = Ingested(build=build)
         return results
 
 

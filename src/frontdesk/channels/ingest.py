@@ -4,7 +4,7 @@ message id, and redeeming transfer codes) and status events (applied in order)."
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,11 +19,38 @@ from frontdesk.delivery.webhooks import CONVERSATION_TRANSFERRED, emit
 from frontdesk.tenancy.context import TenantContext
 
 
-@dataclass(frozen=True, slots=True)
 class Ingested:
-    message: Message | None
-    duplicate: bool = False
-    transferred: bool = False
+    """What became of an inbound message: the stored message (None for a reaction), whether
+    it was a duplicate of one stored before, whether it redeemed a transfer code.
+
+    ``build`` stands in for ``message`` where the message's columns are known but no ORM
+    object was made (the batch writer's hot path): it is built on first use of ``message``."""
+
+    __slots__ = ("_build", "_message", "duplicate", "transferred")
+
+    def __init__(
+        self,
+        message: Message | None = None,
+        duplicate: bool = False,
+        transferred: bool = False,
+        *,
+        build: Callable[[], Message] | None = None,
+    ) -> None:
+        self._message = message
+        self._build = build
+        self.duplicate = duplicate
+        self.transferred = transferred
+
+    @property
+    def message(self) -> Message | None:
+        if self._message is None and self._build is not None:
+            self._message, self._build = self._build(), None
+        return self._message
+
+    @property
+    def stored(self) -> bool:
+        """Whether a message stands behind this (false for a reaction)."""
+        return self._message is not None or self._build is not None
 
 
 async def ingest_message(

@@ -106,10 +106,14 @@ async def _store(
     rt: Runtime, tenant: TenantContext, value: Mapping[str, Any], counts: dict[str, int]
 ) -> None:
     messages, statuses = whatsapp.parse(value)
-    # Handed to the writer together: they are queued in order and usually share one batch.
-    for ingested in await asyncio.gather(*(rt.inbound.ingest(tenant, m) for m in messages)):
+    if len(messages) == 1:
+        outcomes = [await rt.inbound.ingest(tenant, messages[0])]
+    else:
+        # Handed to the writer together: they are queued in order and usually share a batch.
+        outcomes = await asyncio.gather(*(rt.inbound.ingest(tenant, m) for m in messages))
+    for ingested in outcomes:
         counts["duplicates" if ingested.duplicate else "messages"] += 1
-        if ingested.message is not None and not ingested.duplicate:
+        if ingested.stored and not ingested.duplicate:
             rt.metrics.messages.labels("whatsapp", "in").inc()
     if not statuses:
         return
