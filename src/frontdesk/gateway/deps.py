@@ -304,6 +304,26 @@ async def _cross_tenant(
         await _note(rt, session, owner, "security.cross_tenant", target=tenant.slug)
 
 
+_limit_keys: dict[tuple[str, uuid.UUID, str, int, int], tuple[LimitKey, LimitKey]] = {}
+
+
+def _keys(
+    tenant: TenantContext, limits: PlanLimits, scope: Literal["visitor", "key"], identity: str
+) -> tuple[LimitKey, LimitKey]:
+    """The quota of one visitor or key family, and the tenant's (kept: made once each)."""
+    per_minute = limits.visitor if scope == "visitor" else limits.key
+    known = (scope, tenant.id, identity, per_minute, limits.tenant)
+    keys = _limit_keys.get(known)
+    if keys is None:
+        if len(_limit_keys) > 100_000:
+            _limit_keys.clear()
+        keys = _limit_keys[known] = (
+            LimitKey(scope, f"{tenant.id}:{identity}", per_minute),
+            LimitKey("tenant", str(tenant.id), limits.tenant),
+        )
+    return keys
+
+
 async def _hit(
     rt: Runtime,
     session: AsyncSession | None,
@@ -314,12 +334,7 @@ async def _hit(
 ) -> Decision:
     """The tenant's limits for one visitor or key family (narrowest first, so a refused
     caller does not use up the tenant's quota), then for the whole tenant."""
-    limits = _plan(tenant)
-    per_minute = limits.visitor if scope == "visitor" else limits.key
-    decision = await rt.limiter.hit(
-        LimitKey(scope, f"{tenant.id}:{identity}", per_minute),
-        LimitKey("tenant", str(tenant.id), limits.tenant),
-    )
+    decision = await rt.limiter.hit(*_keys(tenant, _plan(tenant), scope, identity))
     if not decision.allowed:
         log.info("security.rate_limited", tenant=tenant.slug, scope=decision.scope)
         await _note_once_a_minute(
@@ -565,8 +580,10 @@ def lift(dependant: Dependant) -> tuple[EarlyDependency, ...]:
     @functools.wraps(endpoint)
     async def with_early(**values: Any) -> Any:
         request = values.pop(request_name) if hidden else values[request_name]
+        resolved = request.scope.get("state", {}).get(RESOLVED, {})
         for name, dependency in early:
-            values[name] = await dependency(request)
+            value = resolved.get(dependency, resolved)
+            values[name] = await dependency(request) if value is resolved else value
         return await endpoint(**values)
 
     lifted = tuple(dependency for _, dependency in early)

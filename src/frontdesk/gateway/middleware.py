@@ -8,7 +8,8 @@ use: it guards the instance, so it costs no round trip to a shared store.
 
 from __future__ import annotations
 
-import secrets
+import contextvars
+import os
 import time
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network
@@ -50,13 +51,38 @@ def _problem_body(status: int, title: str, detail: str, slug: str, request_id: s
     )
 
 
+class _RandomIds:
+    """Random 16-hex-digit request ids, drawn from the OS 512 at a time (one system call per
+    request cost more than the rest of the id); drawn afresh in a forked child."""
+
+    def __init__(self) -> None:
+        self._pool = ""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._drop)
+
+    def _drop(self) -> None:
+        self._pool, self._at = "", 0
+
+    def next(self) -> str:
+        at = self._at
+        if at >= len(self._pool):
+            self._pool, at = os.urandom(4096).hex(), 0
+        self._at = at + 16
+        return self._pool[at : at + 16]
+
+
+_random_ids = _RandomIds()
+_bound = contextvars.ContextVar("frontdesk_request_bound", default=False)
+"""Whether a request bound log context in this context already (then it is cleared first)."""
+
+
 def _request_id(headers: dict[bytes, bytes]) -> str:
     incoming = headers.get(REQUEST_ID)
     if incoming is not None and 8 <= len(incoming) <= 64:
         text = incoming.decode("latin-1")
         if text.isprintable():
             return text
-    return secrets.token_hex(8)
+    return _random_ids.next()
 
 
 class Pipeline:
@@ -85,7 +111,10 @@ class Pipeline:
         self.trusted = tuple(trusted_proxies)
         self.flood = flood_per_minute
         self.baseline = security_headers(html=False, tls=False)
+        self.baseline_names = frozenset(name for name, _ in self.baseline)
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._flood_keys: dict[str, LimitKey] = {}
+        self._log: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,7 +127,12 @@ class Pipeline:
         if state is None:
             state = scope["state"] = {}
         state["client_ip"] = ip
-        structlog.contextvars.clear_contextvars()
+        # A server runs each request in a context of its own; one that runs several in the same
+        # context (a test client) clears what the previous one bound.
+        if _bound.get():
+            structlog.contextvars.clear_contextvars()
+        else:
+            _bound.set(True)
         structlog.contextvars.bind_contextvars(request_id=request_id, client_ip=ip)
         started = time.perf_counter()
         status = 500
@@ -137,7 +171,7 @@ class Pipeline:
             self._observe(scope, 413, started)
             return
 
-        flood = await self.flood_limiter.hit(LimitKey("ip", ip_bucket(ip), self.flood))
+        flood = await self.flood_limiter.hit(self._flood_key(ip))
         if not flood.allowed:
             await reject(
                 429,
@@ -198,12 +232,18 @@ class Pipeline:
                 status = message["status"]
                 response_started = True
                 own = message.get("headers", [])
-                present = {name.lower() for name, _ in own}
+                baseline = self.baseline
+                for name, _ in own:
+                    if name.lower() in self.baseline_names:
+                        # The route set one of them itself (an HTML page's CSP): its own wins.
+                        present = {name.lower() for name, _ in own}
+                        baseline = [h for h in baseline if h[0] not in present]
+                        break
                 message = {
                     **message,
                     "headers": [
                         *own,
-                        *(h for h in self.baseline if h[0] not in present),
+                        *baseline,
                         *extra,
                         *state.get(RESPONSE_HEADERS, ()),
                         tagged_id,
@@ -215,6 +255,15 @@ class Pipeline:
             await self.app(scope, bounded_receive, tagged_send)
         finally:
             self._observe(scope, status, started)
+
+    def _flood_key(self, ip: str) -> LimitKey:
+        """The pre-auth quota of ``ip``'s address block (kept: a key is made once per block)."""
+        key = self._flood_keys.get(ip)
+        if key is None:
+            if len(self._flood_keys) >= _CHILDREN_MAX:
+                self._flood_keys.clear()
+            key = self._flood_keys[ip] = LimitKey("ip", ip_bucket(ip), self.flood)
+        return key
 
     def _max_body(self, path: str) -> int:
         for prefix, limit in self.body_limits:
@@ -239,7 +288,12 @@ class Pipeline:
             )
         children[0].inc()
         children[1].observe(elapsed)
-        log.info(
+        logger = self._log
+        if logger is None:
+            # What ``log`` itself keeps once used (structlog's cache_logger_on_first_use),
+            # without looking it up through the proxy on every request.
+            logger = self._log = log.bind()
+        logger.info(
             "gateway.request",
             method=method,
             route=template,
@@ -282,35 +336,67 @@ def _keys(route: BaseRoute, prefix: str = "") -> set[RouteKey] | None:
     return None
 
 
+class _Flat:
+    """One route of an included router, filed in the index on its own (``RouteIndex``)."""
+
+    __slots__ = ("context", "contexts", "included")
+
+    def __init__(self, included: Any, context: Any, contexts: list[Any]) -> None:
+        self.included = included
+        self.context = context
+        self.contexts = contexts
+
+
+def _flatten(route: BaseRoute) -> list[tuple[Any, set[RouteKey] | None]] | None:
+    """An included router's routes as index entries of their own, when every one of them is a
+    plain API route; else None (the router is tried as a whole)."""
+    if _selected is None or not isinstance(route, _selected[2]):
+        return None
+    contexts = route.effective_candidates()
+    entries: list[tuple[Any, set[RouteKey] | None]] = []
+    for context in contexts:
+        if not isinstance(getattr(context, "original_route", None), APIRoute):
+            return None
+        entries.append((_Flat(route, context, contexts), {_key(context.path_format)}))
+    return entries
+
+
 class RouteIndex:
     """The router's first step, without walking every route: FastAPI tries the routes in order,
     and an included router tries each of its routes (twice for the one that matches), so a route
     in the last of ten routers paid for all the others. Here the top-level routes are filed by
     the literal start of their paths, and only those that could match a request's path are
-    tried, in the router's order. When none of them matches fully, the router runs as usual
-    (not found, method not allowed, the trailing-slash redirect), so answers do not change.
+    tried, in the router's order; an included router's routes are filed one by one, as if they
+    were the app's own (FastAPI would walk the router's routes to find one). When none of them
+    matches fully, the router runs as usual (not found, method not allowed, the trailing-slash
+    redirect), so answers do not change.
 
     Once a route is chosen, its request-only dependencies (the tenant, the credential, scope
     and limits: ``deps.lift``) are resolved here, before the route's handler reads the body or
     opens a session, and outside FastAPI's dependency solver.
 
-    The index follows the router: it is rebuilt when routes are added at the top level.
+    The index follows the router: it is rebuilt when routes are added at the top level, or to
+    an included router whose route was chosen.
     """
 
     def __init__(self, router: APIRouter) -> None:
         self.router = router
         self.fallback: ASGIApp = router.middleware_stack
         self._size = -1
-        self._entries: list[tuple[BaseRoute, set[RouteKey] | None]] = []
-        self._candidates: dict[RouteKey, list[BaseRoute]] = {}
+        self._entries: list[tuple[Any, set[RouteKey] | None]] = []
+        self._candidates: dict[RouteKey, list[Any]] = {}
         self._early: dict[int, tuple[Dependant, tuple[EarlyDependency, ...]]] = {}
 
     def _build(self) -> None:
-        self._entries = [(route, _keys(route)) for route in self.router.routes]
+        entries: list[tuple[Any, set[RouteKey] | None]] = []
+        for route in self.router.routes:
+            flat = _flatten(route)
+            entries += [(route, _keys(route))] if flat is None else flat
+        self._entries = entries
         self._candidates = {}
         self._size = len(self.router.routes)
 
-    def candidates(self, key: RouteKey) -> list[BaseRoute]:
+    def candidates(self, key: RouteKey) -> list[Any]:
         """The routes that could match a path starting with ``key``, in the router's order."""
         found = self._candidates.get(key)
         if found is None:
@@ -360,6 +446,22 @@ class RouteIndex:
         if "router" not in scope:
             scope["router"] = router
         for route in candidates:
+            if type(route) is _Flat:
+                context = route.context
+                match, child_scope = context.matches(scope)
+                if match is Match.FULL:
+                    if route.included.effective_candidates() is not route.contexts:
+                        # The router's routes changed since the index was built.
+                        self._size = -1
+                        await self(scope, receive, send)
+                        return
+                    original = child_scope["route"] = context.original_route
+                    found = (match, child_scope, original, context)
+                    await handle_included(
+                        route.included, found, scope, receive, send, self.resolve_early
+                    )
+                    return
+                continue
             if isinstance(route, included):
                 # An included router matches the path once here, and is handed the match:
                 # FastAPI would match it again to handle it.

@@ -43,7 +43,7 @@ import math
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import structlog
@@ -121,17 +121,29 @@ def plan_limits(plan: str, overrides: Mapping[Any, int] | None = None) -> PlanLi
 
 @dataclass(frozen=True, slots=True)
 class LimitKey:
-    """One quota: its scope, who it counts (namespaced by tenant where relevant), its size."""
+    """One quota: its scope, who it counts (namespaced by tenant where relevant), its size.
+
+    Its window offset and counter name are worked out once, when it is made: callers on the
+    hot path keep their keys and hit them again."""
 
     scope: Scope
     identity: str
     per_minute: int
+    offset: int = field(init=False, repr=False, compare=False)
+    """Seconds this identity's windows are shifted by (``_offset``)."""
+    _name_parts: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
             raise ValueError(f"unknown rate limit scope {self.scope!r}")
         if self.per_minute < 1:
             raise ValueError("per_minute must be at least 1")
+        object.__setattr__(self, "offset", _offset(self.scope, self.identity))
+        object.__setattr__(
+            self,
+            "_name_parts",
+            (f"{_NAMESPACE}/{self.scope}/{self.identity}/", f"/{self.per_minute}/1/minute"),
+        )
 
 
 @dataclass(slots=True)
@@ -174,8 +186,10 @@ class Decision:
 
 
 def _name(key: LimitKey, window: int) -> str:
-    """The counter's name, as ``limits``' ``RateLimitItemPerMinute.key_for`` spells it."""
-    return f"{_NAMESPACE}/{key.scope}/{key.identity}/{window}/{key.per_minute}/1/minute"
+    """The counter's name, as ``limits``' ``RateLimitItemPerMinute.key_for`` spells it
+    (``fw/<scope>/<identity>/<window>/<per minute>/1/minute``)."""
+    head, tail = key._name_parts
+    return f"{head}{window}{tail}"
 
 
 def _offset(scope: str, identity: str) -> int:
@@ -346,7 +360,7 @@ class RateLimiter:
         names: list[str] = []
         resets: list[int] = []
         for key in keys:
-            shifted = now + _offset(key.scope, key.identity)
+            shifted = now + key.offset
             window = int(shifted // WINDOW)
             resets.append(max(1, math.ceil((window + 1) * WINDOW - shifted)))
             names.append(_name(key, window))
@@ -403,10 +417,11 @@ def _decide_in_memory(
     """``RateLimiter.hit`` for counters in this process, in one pass (the hot path)."""
     limit, remaining, reset = 0, -1, 0
     for key in keys:
-        shifted = now + _offset(key.scope, key.identity)
+        shifted = now + key.offset
         window = int(shifted // WINDOW)
         key_reset = max(1, math.ceil((window + 1) * WINDOW - shifted))
-        count = storage.count(_name(key, window), key_reset, cost)
+        head, tail = key._name_parts
+        count = storage.count(f"{head}{window}{tail}", key_reset, cost)
         if count > key.per_minute:
             return Decision(False, key.scope, key.per_minute, 0, key_reset, key_reset)
         key_remaining = key.per_minute - count
