@@ -16,6 +16,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from frontdesk.channels.connections import add_connection
+from frontdesk.channels.email.imap import Mailboxes
+from frontdesk.channels.email.models import EmailMailbox, EmailThread
+from frontdesk.channels.email.threads import EmailThreads
 from frontdesk.channels.models import TransferCode
 from frontdesk.channels.transfer import TransferCodes
 from frontdesk.conversations.models import Lead
@@ -91,6 +94,28 @@ async def populate(client: httpx.AsyncClient, runtime: Runtime, tenant: SampleTe
                 contact_id=uuid.UUID(chat["contact_id"]),
                 conversation_id=uuid.UUID(chat["conversation"]["id"]),
             )
+        )
+        mail = await add_connection(
+            session,
+            runtime.box,
+            tenant.context.id,
+            kind="email",
+            account_id=f"soporte-{tenant.slug}@acme.example",
+            credentials={"smtp_password": "smtp-password"},
+            options={"smtp_host": "smtp.acme.example", "inbound": "sendgrid"},
+            actor="test",
+        )
+        EmailThreads(session, tenant.context.id).add(
+            EmailThread(
+                conversation_id=uuid.UUID(chat["conversation"]["id"]),
+                token=uuid.uuid4().hex[:24],
+                account=mail.account_id,
+                subject="Tienda",
+                references=[],
+            )
+        )
+        Mailboxes(session, tenant.context.id).add(
+            EmailMailbox(connection_id=mail.id, mailbox="INBOX")
         )
     return key
 
