@@ -52,7 +52,7 @@ async def test_the_demo_page_chats_through_the_widget(
 
 
 async def test_the_example_page_uses_the_sdk_without_the_widget(
-    page: Page, frontdesk: FrontDesk
+    page: Page, frontdesk: FrontDesk, screenshots: Path
 ) -> None:
     violations = watch_csp(page)
     await page.goto(f"{frontdesk.url}/examples/sdk")
@@ -75,4 +75,5 @@ async def test_the_example_page_uses_the_sdk_without_the_widget(
     digits = re.sub(r"\D", "", WHATSAPP_NUMBER)
     assert (await link.get_attribute("href") or "").startswith(f"https://wa.me/{digits}?text=")
     assert await page.evaluate("window.fdOpened") == []
+    await page.screenshot(path=screenshots / "example-sdk.png", full_page=True)
     assert violations == []
