@@ -200,9 +200,13 @@ async def poll_connection(
             log.warning("email.too_large", tenant=tenant.slug, uid=item.uid)
             counts["ignored"] += 1
             continue
-        outcome = await receive_email(
-            session, tenant, connection, parse_mime(item.raw), events=events
-        )
+        try:
+            email = parse_mime(item.raw)
+        except Exception:  # one unreadable message must not hold the mailbox up
+            log.warning("email.unreadable", tenant=tenant.slug, uid=item.uid)
+            counts["ignored"] += 1
+            continue
+        outcome = await receive_email(session, tenant, connection, email, events=events)
         counts[outcome.result] += 1
     if first or batch.uidvalidity != state.uidvalidity:
         state.last_uid = batch.newest

@@ -16,7 +16,7 @@ import base64
 import binascii
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import orjson
@@ -53,11 +53,11 @@ async def email_inbound(provider: Provider, request: Request) -> dict[str, int]:
             raise Invalid("the body is not JSON") from exc
         if not isinstance(payload, Mapping):
             raise Invalid("the body is not a JSON object")
-        email = providers.postmark(payload)
+        email = _read(lambda: providers.postmark(payload))
     else:
         form, files = await _form(request)
         parse = providers.sendgrid if provider == "sendgrid" else providers.mailgun
-        email = parse(form, files)
+        email = _read(lambda: parse(form, files))
     async with rt.db.session() as session:
         found = await _recipient(rt, session, email)
         if found is None:
@@ -82,6 +82,13 @@ async def email_inbound(provider: Provider, request: Request) -> dict[str, int]:
 async def mailgun_mime(request: Request) -> dict[str, int]:
     """Mailgun posts the raw message (``body-mime``) to a route URL that ends in ``mime``."""
     return await email_inbound("mailgun", request)
+
+
+def _read(parse: Callable[[], IncomingEmail]) -> IncomingEmail:
+    try:
+        return parse()
+    except Exception as exc:  # untrusted MIME the standard library could not read
+        raise Invalid("the email could not be read") from exc
 
 
 async def _form(request: Request) -> tuple[dict[str, str], list[providers.Upload]]:
