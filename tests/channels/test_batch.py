@@ -226,3 +226,69 @@ async def test_a_failing_message_fails_alone_and_its_retry_is_stored(
     ids = [m.external_id for m in await inbound_of(runtime, tenant)]
     assert ids.count(poisoned["id"]) == 1
     assert len(ids) == len(set(ids)) == 7
+
+
+async def test_known_senders_of_several_tenants_take_the_direct_path(
+    backend: str,
+    http: httpx.AsyncClient,
+    runtime: Runtime,
+    two_tenants: list[tuple[SampleTenant, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    senders = [f"57300333000{n}" for n in range(3)]
+    for _, number in two_tenants:
+        for wa_id in senders:
+            hello = [meta.text("hola", sender=wa_id)]
+            first = await post(http, meta.notification(number, messages=hello, wa_id=wa_id))
+            assert first.json()["messages"] == 1
+    tenant, _ = two_tenants[0]
+    conversation_id = (await inbound_of(runtime, tenant))[0].conversation_id
+    direct: list[bool] = []
+    original = runtime.inbound._direct
+
+    async def spy(*args: Any) -> bool:
+        went = await original(*args)
+        direct.append(went)
+        return went
+
+    monkeypatch.setattr(runtime.inbound, "_direct", spy)
+    held = Held(runtime.inbound, monkeypatch)
+    _, number = two_tenants[0]
+    blocker = asyncio.create_task(
+        post(http, meta.notification(number, messages=[meta.text("uno", sender=senders[0])]))
+    )
+    await eventually(lambda: len(held.batches) == 1)
+    payloads = [
+        meta.notification(
+            number,
+            messages=[meta.text(f"{wa_id} {n}", sender=wa_id) for n in range(2)],
+            wa_id=wa_id,
+        )
+        for _, number in two_tenants
+        for wa_id in senders
+    ]
+    payloads.append(payloads[1])  # delivered twice in the same batch
+    async with runtime.hub.subscribe(tenant.context.id, conversation_id) as stream:
+        tasks = [asyncio.create_task(post(http, payload)) for payload in payloads]
+        await eventually(lambda: runtime.inbound.pending == 2 * len(payloads))
+        assert not any(task.done() for task in tasks)
+        held.gate.set()
+        answers = await asyncio.gather(blocker, *tasks)
+        announced = [stream.get_nowait() for _ in range(stream.qsize())]
+    assert all(answer.status_code == 200 for answer in answers)
+    assert [answer.json()["duplicates"] for answer in answers[1:]] == [0] * 6 + [2]
+    # PostgreSQL stores both batches on the direct path, the second with both tenants in it.
+    assert direct == ([True, True] if backend == "postgresql" else [])
+    assert [len(ids) for ids in held.batches] == [1, 2 * len(payloads)]
+    for (owner, _), group in zip(two_tenants, (payloads[:3], payloads[3:6]), strict=True):
+        stored = await inbound_of(runtime, owner)
+        assert len(stored) == len({m.external_id for m in stored}) == 3 + 6 + (owner is tenant)
+        for payload in group:
+            sent = [m["id"] for m in payload["entry"][0]["changes"][0]["value"]["messages"]]
+            mine = sorted((m for m in stored if m.external_id in sent), key=lambda m: m.seq)
+            assert [m.external_id for m in mine] == sent
+            assert mine[1].seq == mine[0].seq + 1
+        jobs = await decide_jobs_of(runtime, owner)
+        assert {job.payload["message_id"] for job in jobs} == {str(m.id) for m in stored}
+    # The open stream of the first sender's conversation was told of its new messages.
+    assert [event.event for event in announced] == ["message"] * 3

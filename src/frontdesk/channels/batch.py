@@ -9,6 +9,12 @@ and one ``COMMIT`` for all; each request is answered once that commit is done, s
 means stored, and the fixed cost of a unit of work is paid once per batch instead of once per
 message. While a batch is written, the next one gathers.
 
+In the common case (known senders writing in their open conversation, no duplicate, no tenant
+webhook) the batch runs on a connection the writer keeps, with asyncpg alone: ``BEGIN`` and the
+tenant binding in one round trip, the look-up, the store, ``COMMIT``. Otherwise nothing is
+written there and the batch runs in a unit of work, where new senders, changed profiles,
+duplicates and ``message.created`` are handled as the one-at-a-time path handles them.
+
 What it keeps from storing one message at a time (:func:`frontdesk.channels.ingest.ingest_message`):
 
 * idempotency: a provider message id already stored, or twice in one batch, is a duplicate
@@ -32,13 +38,13 @@ import asyncio
 import functools
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from frontdesk.channels.inbound import InboundMessage
 from frontdesk.channels.ingest import Ingested, ingest_message, is_plain, payload_of, profile_of
@@ -167,6 +173,7 @@ class InboundWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._postgresql = db.url.startswith("postgresql")
+        self._connection: AsyncConnection | None = None
 
     def start(self) -> None:
         """Start the writer's task on the running loop (done on first use too)."""
@@ -189,6 +196,9 @@ class InboundWriter:
                 self._closing = False
         while self._queue:
             await self._write(self._take())
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
 
     @property
     def pending(self) -> int:
@@ -263,11 +273,22 @@ class InboundWriter:
                 item.future.set_result(result)
 
     async def _store_batch(self, items: list[_Item], outcome: _Outcome) -> None:
-        """All of ``items`` in one unit of work; ``outcome`` gets their answers, in order."""
+        """All of ``items`` in one transaction; ``outcome`` gets their answers, in order,
+        before it commits."""
         first: dict[tuple[uuid.UUID, str, str], int] = {}
         for index, item in enumerate(items):
             first.setdefault(item.key, index)
         unique = [item for index, item in enumerate(items) if first[item.key] == index]
+
+        def answer(stored: dict[tuple[uuid.UUID, str, str], Ingested]) -> None:
+            for index, item in enumerate(items):
+                result = stored[item.key]
+                if first[item.key] != index and not result.duplicate:
+                    result = Ingested(message=result.message, duplicate=True)
+                outcome.results.append(result)
+
+        if self._postgresql and await self._direct(unique, outcome, answer):
+            return
         async with self.db.session() as session:
             # The first callback after the commit: from then on the messages are stored.
             on_commit(session, outcome.commit)
@@ -283,19 +304,78 @@ class InboundWriter:
                 stored.update(
                     (item.key, result) for item, result in zip(group, results, strict=True)
                 )
-            for index, item in enumerate(items):
-                result = stored[item.key]
-                if first[item.key] != index and not result.duplicate:
-                    result = Ingested(message=result.message, duplicate=True)
-                outcome.results.append(result)
+            answer(stored)
 
-    async def _store_tenant(
-        self, session: AsyncSession, tenant: TenantContext, items: Sequence[_Item]
-    ) -> list[Ingested]:
-        """PostgreSQL: one tenant's messages, under its binding, in the batch's transaction."""
-        bind_tenant(session, tenant.id)
-        await send_binding(session)
-        driver = await driver_connection(session)
+    async def _direct(
+        self,
+        items: list[_Item],
+        outcome: _Outcome,
+        answer: Callable[[dict[tuple[uuid.UUID, str, str], Ingested]], None],
+    ) -> bool:
+        """PostgreSQL, the common case (known senders writing in their open conversation, no
+        duplicate, no tenant webhook): the batch on the writer's own connection with the
+        driver alone, four round trips (``BEGIN`` with the tenant binding, the look-up, the
+        store, ``COMMIT``). False, with nothing written, when the batch needs more: it then
+        goes through a unit of work."""
+        driver = await self._driver()
+        stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
+        announce: list[tuple[uuid.UUID, MessageOut]] = []
+        try:
+            begin = "BEGIN; "
+            for tenant, group in _by_tenant(items):
+                if tenant.webhooks:
+                    raise _NeedsSession
+                await driver.execute(begin + _binding(tenant.id))
+                begin = ""
+                rows = await self._lookup(driver, tenant, group)
+                fresh = []
+                for n, item in enumerate(group, start=1):
+                    thread = _open_thread(item.inbound, rows[n])
+                    if thread is None:
+                        raise _NeedsSession
+                    fresh.append((n, item, thread))
+                results = await self._insert(driver, tenant, fresh, announce)
+                stored.update((item.key, results[n]) for n, item, _ in fresh)
+            answer(stored)
+            await driver.execute("COMMIT")
+        except _NeedsSession:
+            try:
+                await driver.execute("ROLLBACK")
+            except BaseException:
+                await self._drop_connection()
+                raise
+            return False
+        except BaseException:
+            await self._drop_connection()
+            raise
+        outcome.commit()
+        wakeup = self.db.session_info.get("wakeup")
+        if wakeup is not None:
+            wakeup()
+        for tenant_id, out in announce:
+            await self.events.message(tenant_id, out)
+        return True
+
+    async def _driver(self) -> Any:
+        """The driver connection the writer keeps (taken from the pool once, not per batch)."""
+        if self._connection is None:
+            self._connection = await self.db.engine.connect()
+        raw = await self._connection.get_raw_connection()
+        return raw.driver_connection
+
+    async def _drop_connection(self) -> None:
+        """Give up the kept connection after an error (its transaction state is unknown)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.invalidate()
+                await connection.close()
+            except Exception:
+                log.warning("ingest.connection_drop_failed")
+
+    async def _lookup(
+        self, driver: Any, tenant: TenantContext, items: Sequence[_Item]
+    ) -> dict[int, Any]:
         rows = await driver.fetch(
             _LOOKUP,
             tenant.id,
@@ -303,7 +383,17 @@ class InboundWriter:
             [item.inbound.sender_id for item in items],
             [item.inbound.provider_id for item in items],
         )
-        found = {row[0]: row for row in rows}
+        return {row[0]: row for row in rows}
+
+    async def _store_tenant(
+        self, session: AsyncSession, tenant: TenantContext, items: Sequence[_Item]
+    ) -> list[Ingested]:
+        """PostgreSQL, in a unit of work: one tenant's messages, under its binding, in the
+        batch's transaction; new senders, changed profiles, duplicates and the tenant's
+        webhooks as the one-at-a-time path handles them."""
+        bind_tenant(session, tenant.id)
+        await send_binding(session)
+        found = await self._lookup(await driver_connection(session), tenant, items)
         threads: dict[tuple[str, str], ConversationRef] = {}
         duplicates: dict[int, uuid.UUID] = {}
         for n, item in enumerate(items, start=1):
@@ -334,7 +424,16 @@ class InboundWriter:
             if n not in duplicates
         ]
         if fresh:
-            created = await self._store_messages(session, tenant, fresh)
+            announce: list[tuple[uuid.UUID, MessageOut]] = []
+            created = await self._insert(await driver_connection(session), tenant, fresh, announce)
+            for message in created.values():
+                if tenant.webhooks and message.message is not None:
+                    await webhooks.message_created(session, tenant, message.message)
+            wakeup = session.info.get("wakeup")
+            if wakeup is not None:
+                on_commit(session, wakeup)
+            for tenant_id, out in announce:
+                on_commit(session, functools.partial(self.events.message, tenant_id, out))
             results.update(created)
         return [results[n] for n in range(1, len(items) + 1)]
 
@@ -344,7 +443,9 @@ class InboundWriter:
         """The sender's open conversation: from the look-up when it has one and the profile is
         unchanged, else as the one-at-a-time path finds it (new sender, changed name, no open
         conversation: rare once a customer has written)."""
-        profile = profile_of(inbound)
+        thread = _open_thread(inbound, row)
+        if thread is not None:
+            return thread
         contact_id, name, email, phone, conversation_id, channel, status = row[1:8]
         known = None
         if contact_id is not None:
@@ -354,29 +455,22 @@ class InboundWriter:
                 else None
             )
             known = Sender(contact_id, name, email, phone, conversation, None)
-            unchanged = all(
-                not value or value == current
-                for value, current in (
-                    (profile.name, name),
-                    (profile.email, email),
-                    (profile.phone, phone),
-                )
-            )
-            if conversation is not None and unchanged:
-                return conversation
         thread = await conversations.conversation_of(
-            session, tenant, known, inbound.channel, inbound.sender_id, profile
+            session, tenant, known, inbound.channel, inbound.sender_id, profile_of(inbound)
         )
         # Statements through the session may have changed the binding it last sent.
         await send_binding(session)
         return thread
 
-    async def _store_messages(
+    async def _insert(
         self,
-        session: AsyncSession,
+        driver: Any,
         tenant: TenantContext,
         fresh: Sequence[tuple[int, _Item, ConversationRef]],
+        announce: list[tuple[uuid.UUID, MessageOut]],
     ) -> dict[int, Ingested]:
+        """The store statement for one tenant's new messages; their answers by ``n``, and what
+        to tell open streams once committed in ``announce``."""
         now = utcnow()
         ranks: dict[uuid.UUID, int] = {}
         columns: list[dict[str, Any]] = []
@@ -398,7 +492,6 @@ class InboundWriter:
                     "rank": ranks[thread.id],
                 }
             )
-        driver = await driver_connection(session)
         rows = await driver.fetch(
             _STORE,
             tenant.id,
@@ -418,21 +511,40 @@ class InboundWriter:
         if len(rows) != len(columns):
             raise BatchConflict("a message of the batch was stored meanwhile")
         seqs = {row[0]: row[1] for row in rows}
-        wakeup = session.info.get("wakeup")
-        if wakeup is not None:
-            on_commit(session, wakeup)
         results: dict[int, Ingested] = {}
         for (n, _, _), values in zip(fresh, columns, strict=True):
             del values["rank"]
             values["seq"] = seqs[values["id"]]
+            announce.append(
+                (tenant.id, MessageOut.model_construct(**{name: values[name] for name in _OUT}))
+            )
             # The ORM object is made only if someone reads it (it costs more than storing).
-            build = functools.partial(Message, tenant_id=tenant.id, **values)
-            if tenant.webhooks:
-                await webhooks.message_created(session, tenant, build())
-            out = MessageOut.model_construct(**{name: values[name] for name in _OUT})
-            on_commit(session, functools.partial(self.events.message, tenant.id, out))
-            results[n] = Ingested(build=build)
+            results[n] = Ingested(build=functools.partial(Message, tenant_id=tenant.id, **values))
         return results
+
+
+class _NeedsSession(Exception):
+    """The batch needs what only a unit of work does (new senders, duplicates, webhooks)."""
+
+
+def _binding(tenant_id: uuid.UUID) -> str:
+    """The transaction's tenant binding as SQL (the value is a UUID's canonical text)."""
+    value = str(uuid.UUID(str(tenant_id)))
+    return f"SELECT set_config('app.tenant_id', '{value}', true), set_config('app.scope', '', true)"
+
+
+def _open_thread(inbound: InboundMessage, row: Any) -> ConversationRef | None:
+    """The sender's open conversation from the look-up's ``row``, when nothing more is
+    needed: the message is not stored yet, the sender is known with an open conversation on
+    the channel, and the message tells nothing new of the sender's profile."""
+    contact_id, name, email, phone, conversation_id, channel, status, stored = row[1:9]
+    if stored is not None or conversation_id is None:
+        return None
+    profile = profile_of(inbound)
+    for value, current in ((profile.name, name), (profile.email, email), (profile.phone, phone)):
+        if value and value != current:
+            return None
+    return ConversationRef(conversation_id, channel, status, contact_id)
 
 
 _OUT: Final = tuple(MessageOut.model_fields)
