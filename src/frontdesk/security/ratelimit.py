@@ -51,10 +51,13 @@ from limits.aio.storage import RedisStorage, Storage
 from limits.errors import StorageError
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
+
+from frontdesk.security.redis_script import RedisScript
 
 log = structlog.get_logger("frontdesk.security")
 
@@ -302,9 +305,11 @@ class RateLimiter:
         self._clock = clock
         self._redis_down_until = 0.0
         self._local = storage if isinstance(storage, LocalStorage) else None
-        self._script: AsyncScript | None = None
+        self._script: AsyncScript | RedisScript | None = None
         if pool is not None and isinstance(storage, RedisStorage):
-            self._script = Redis(connection_pool=pool).register_script(_HIT_SCRIPT)
+            self._script = _script_client(pool) or Redis(connection_pool=pool).register_script(
+                _HIT_SCRIPT
+            )
             self._prefix = REDIS_PREFIX + ":"
 
     @classmethod
@@ -345,6 +350,8 @@ class RateLimiter:
 
     async def aclose(self) -> None:
         """Closes the Redis connections, if any."""
+        if isinstance(self._script, RedisScript):
+            await self._script.aclose()
         if self._pool is not None:
             await self._pool.aclose()
 
@@ -409,6 +416,24 @@ class RateLimiter:
             arguments += (key.per_minute, reset)
         counts = await self._script(keys=[self._prefix + name for name in names], args=arguments)
         return [int(count) for count in counts]
+
+
+def _script_client(pool: ConnectionPool) -> RedisScript | None:
+    """The hit script on one pipelined connection of its own (``redis_script``), for a plain
+    TCP or Unix socket Redis; None for anything else (TLS), which redis-py's script serves."""
+    options = pool.connection_kwargs
+    if pool.connection_class not in (Connection, UnixDomainSocketConnection):
+        return None
+    return RedisScript(
+        _HIT_SCRIPT,
+        host=options.get("host", "127.0.0.1"),
+        port=int(options.get("port", 6379)),
+        path=options.get("path") if pool.connection_class is UnixDomainSocketConnection else None,
+        db=int(options.get("db", 0) or 0),
+        username=options.get("username"),
+        password=options.get("password"),
+        timeout=float(options.get("socket_timeout") or 0.5),
+    )
 
 
 def _decide_in_memory(

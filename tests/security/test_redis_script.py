@@ -1,0 +1,129 @@
+"""The rate limiter's Redis client: one script over one pipelined connection."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from frontdesk.security.ratelimit import RateLimiter
+from frontdesk.security.redis_script import RedisScript, ScriptError
+
+INCR = "return redis.call('incrby', KEYS[1], ARGV[1])"
+
+
+def _key() -> str:
+    return f"frontdesk:test:script:{uuid.uuid4().hex}"
+
+
+def _script(url: str, body: str = INCR, *, timeout: float = 2.0) -> RedisScript:
+    redis = Redis.from_url(url)
+    options = redis.connection_pool.connection_kwargs
+    return RedisScript(
+        body,
+        host=options.get("host", "127.0.0.1"),
+        port=int(options.get("port", 6379)),
+        db=int(options.get("db", 0)),
+        password=options.get("password"),
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def test_concurrent_calls_each_get_their_own_reply(redis_url: str, redis: Redis) -> None:
+    script = _script(redis_url)
+    keys = [_key() for _ in range(50)]
+    try:
+        replies = await asyncio.gather(
+            *(script(keys=[key], args=[n]) for n, key in enumerate(keys, start=1))
+        )
+        assert replies == list(range(1, 51))
+        assert await redis.mget(keys) == [str(n).encode() for n in range(1, 51)]
+    finally:
+        await redis.delete(*keys)
+        await script.aclose()
+
+
+async def test_a_script_the_server_does_not_hold_is_sent_as_text(
+    redis_url: str, redis: Redis
+) -> None:
+    # A script of its own (its text is new to the server), as after a restart or SCRIPT FLUSH.
+    script = _script(redis_url, f"{INCR} -- {uuid.uuid4().hex}")
+    key = _key()
+    try:
+        assert not (await redis.script_exists(script.sha))[0]
+        assert await script(keys=[key], args=[2]) == 2
+        assert (await redis.script_exists(script.sha))[0]
+        assert await script(keys=[key], args=[3]) == 5
+    finally:
+        await redis.delete(key)
+        await script.aclose()
+
+
+async def test_a_dropped_connection_is_opened_again(redis_url: str, redis: Redis) -> None:
+    script = _script(redis_url)
+    key = _key()
+    try:
+        assert await script(keys=[key], args=[1]) == 1
+        connection = script._connection
+        assert connection is not None
+        connection.close()
+        assert await script(keys=[key], args=[1]) == 2
+        assert script._connection is not connection
+    finally:
+        await redis.delete(key)
+        await script.aclose()
+
+
+async def test_an_error_reply_is_a_script_error(redis_url: str) -> None:
+    script = _script(redis_url, "return redis.call('no-such-command')")
+    try:
+        with pytest.raises(ScriptError):
+            await script(keys=[_key()], args=[])
+    finally:
+        await script.aclose()
+
+
+async def test_a_server_that_does_not_answer_times_out_and_fails_what_waits() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)  # reads everything, answers nothing
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    script = RedisScript(INCR, host="127.0.0.1", port=port, timeout=0.05)
+    try:
+        results = await asyncio.gather(
+            script(keys=["a"], args=[1]), script(keys=["b"], args=[1]), return_exceptions=True
+        )
+        assert all(isinstance(result, OSError) for result in results)
+        assert any(isinstance(result, TimeoutError) for result in results)
+    finally:
+        await script.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_an_unreachable_server_is_an_os_error() -> None:
+    script = RedisScript(INCR, host="127.0.0.1", port=1, timeout=0.5)
+    with pytest.raises(ConnectionRefusedError):
+        await script(keys=["a"], args=[1])
+
+
+async def test_the_limiter_uses_it_for_a_plain_redis(redis_url: str) -> None:
+    limiter = RateLimiter.redis(redis_url)
+    try:
+        assert isinstance(limiter._script, RedisScript)
+    finally:
+        await limiter.aclose()
