@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -32,18 +31,10 @@ def _script(url: str, body: str = INCR, *, timeout: float = 2.0) -> RedisScript:
     )
 
 
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-async def test_concurrent_calls_each_get_their_own_reply(redis_url: str, redis: Redis) -> None:
+async def test_concurrent_calls_each_get_their_own_reply(redis_url: str) -> None:
     script = _script(redis_url)
     keys = [_key() for _ in range(50)]
+    redis = Redis.from_url(redis_url)
     try:
         replies = await asyncio.gather(
             *(script(keys=[key], args=[n]) for n, key in enumerate(keys, start=1))
@@ -52,15 +43,15 @@ async def test_concurrent_calls_each_get_their_own_reply(redis_url: str, redis: 
         assert await redis.mget(keys) == [str(n).encode() for n in range(1, 51)]
     finally:
         await redis.delete(*keys)
+        await redis.aclose()
         await script.aclose()
 
 
-async def test_a_script_the_server_does_not_hold_is_sent_as_text(
-    redis_url: str, redis: Redis
-) -> None:
+async def test_a_script_the_server_does_not_hold_is_sent_as_text(redis_url: str) -> None:
     # A script of its own (its text is new to the server), as after a restart or SCRIPT FLUSH.
     script = _script(redis_url, f"{INCR} -- {uuid.uuid4().hex}")
     key = _key()
+    redis = Redis.from_url(redis_url)
     try:
         assert not (await redis.script_exists(script.sha))[0]
         assert await script(keys=[key], args=[2]) == 2
@@ -68,12 +59,14 @@ async def test_a_script_the_server_does_not_hold_is_sent_as_text(
         assert await script(keys=[key], args=[3]) == 5
     finally:
         await redis.delete(key)
+        await redis.aclose()
         await script.aclose()
 
 
-async def test_a_dropped_connection_is_opened_again(redis_url: str, redis: Redis) -> None:
+async def test_a_dropped_connection_is_opened_again(redis_url: str) -> None:
     script = _script(redis_url)
     key = _key()
+    redis = Redis.from_url(redis_url)
     try:
         assert await script(keys=[key], args=[1]) == 1
         connection = script._connection
@@ -83,6 +76,7 @@ async def test_a_dropped_connection_is_opened_again(redis_url: str, redis: Redis
         assert script._connection is not connection
     finally:
         await redis.delete(key)
+        await redis.aclose()
         await script.aclose()
 
 
