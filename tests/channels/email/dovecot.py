@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.channels.email.tls import Certificate
 from tests.conftest import IN_CI, free_port
 
 USER = "soporte@acme.example"
@@ -31,7 +32,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 instance_name = frontdesk-test-{port}
 log_path = {root}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
@@ -52,7 +53,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -82,9 +84,11 @@ def require_dovecot() -> str:
 
 
 class Dovecot:
-    def __init__(self) -> None:
+    def __init__(self, certificate: Certificate | None = None) -> None:
         self.binary = require_dovecot()
         self.port = free_port()
+        self.certificate = certificate
+        self.tls_port = free_port() if certificate is not None else 0
         # Not under pytest's private temp folder: the mail processes run as another user.
         self.root = Path(tempfile.mkdtemp(prefix="frontdesk-dovecot-"))
         self.root.chmod(0o755)
@@ -104,7 +108,19 @@ class Dovecot:
             users = f"default_login_user = {me.pw_name}\ndefault_internal_user = {me.pw_name}"
         (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         config = root / "dovecot.conf"
-        config.write_text(CONFIG.format(root=root, port=self.port, uid=uid, gid=gid, users=users))
+        tls = self.certificate
+        ssl = f"ssl = yes\nssl_cert = <{tls.cert}\nssl_key = <{tls.key}" if tls else "ssl = no"
+        config.write_text(
+            CONFIG.format(
+                root=root,
+                port=self.port,
+                tls_port=self.tls_port,
+                ssl=ssl,
+                uid=uid,
+                gid=gid,
+                users=users,
+            )
+        )
         self.process = subprocess.Popen(  # noqa: S603 (our binary, our arguments)
             [self.binary, "-c", str(config), "-F"],
             stdout=subprocess.DEVNULL,

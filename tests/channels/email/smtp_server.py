@@ -3,6 +3,7 @@ accepts; it can be told to answer the next deliveries with an error code."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ class Recorder:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, tls: ssl.SSLContext | None = None) -> None:
         self.port = port or free_port()
         self.recorder = Recorder()
         self.controller = Controller(
@@ -74,7 +75,9 @@ class SmtpServer:
             hostname="127.0.0.1",
             port=self.port,
             authenticator=self.recorder.authenticate,
-            auth_require_tls=False,  # a local test server: no TLS to require
+            auth_require_tls=tls is not None,
+            tls_context=tls,  # offered by STARTTLS
+            require_starttls=tls is not None,
         )
 
     def __enter__(self) -> SmtpServer:

@@ -31,8 +31,10 @@ from frontdesk.channels.email.models import EmailMailbox
 from frontdesk.channels.email.schedule import POLL_JOB, next_slot, polls, schedule_poll
 from frontdesk.channels.models import ChannelConnection
 from frontdesk.conversations.events import ConversationEvents
+from frontdesk.conversations.repository import insert_or_skip
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.delivery.worker import Handler
+from frontdesk.ids import new_id
 from frontdesk.security.crypto import SecretBox
 from frontdesk.store.base import utcnow
 from frontdesk.store.db import Database
@@ -159,16 +161,25 @@ async def poll_connection(
     options = connection.options
     mailbox = str(options.get("imap_mailbox") or "INBOX")
     mailboxes = Mailboxes(session, tenant.id)
+    # Two polls may meet on a new mailbox (a start-up's and the chain's): one row, then a lock.
+    await session.execute(
+        insert_or_skip(session, EmailMailbox, "connection_id", "mailbox").values(
+            id=new_id(),
+            created_at=utcnow(),
+            tenant_id=tenant.id,
+            connection_id=connection.id,
+            mailbox=mailbox,
+            last_uid=0,
+        )
+    )
     state = (
         await session.execute(
             mailboxes.select()
             .where(EmailMailbox.connection_id == connection.id, EmailMailbox.mailbox == mailbox)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
-    ).scalar_one_or_none()
-    if state is None:
-        state = mailboxes.add(EmailMailbox(connection_id=connection.id, mailbox=mailbox))
-        await session.flush()
+    ).scalar_one()
     secrets = open_credentials(box, connection)
     login = Login(
         host=str(options.get("imap_host") or ""),

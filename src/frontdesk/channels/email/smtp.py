@@ -56,9 +56,15 @@ class SmtpClient:
         except aiosmtplib.SMTPNotSupported as exc:
             # The server lacks what the connection asks for (STARTTLS, AUTH): fix, then replay.
             raise PermanentFailure(f"the SMTP server does not support it: {exc}"[:200]) from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except ssl.SSLCertVerificationError as exc:
+            raise PermanentFailure(f"the SMTP server's certificate: {exc.verify_message}") from exc
+        except (OSError, TimeoutError) as exc:  # refused, reset, timed out (SMTP's own too)
             reason = f"{type(exc).__name__}: {exc}"[:200]
             raise DeliveryFailed(f"the SMTP server is unreachable: {reason}") from exc
+        except aiosmtplib.SMTPException as exc:
+            if "not supported" in str(exc).lower():  # STARTTLS or AUTH missing: say so, stop
+                raise PermanentFailure(f"the SMTP server does not support it: {exc}"[:200]) from exc
+            raise DeliveryFailed(f"the SMTP server failed: {exc}"[:200]) from exc
 
 
 def _by_code(code: int, text: str) -> DeliveryFailed:
