@@ -75,6 +75,13 @@ class EmailOptions(BaseModel):
                 raise ValueError("tls none (passwords in clear) is for a local server only")
         return self
 
+    @field_validator("display_name", "imap_mailbox")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("one line of printable characters")
+        return value
+
     @field_validator("reply_domain", "message_id_domain", "smtp_host", "imap_host")
     @classmethod
     def _hosts(cls, value: str | None) -> str | None:

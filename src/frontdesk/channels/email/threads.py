@@ -30,7 +30,10 @@ from frontdesk.conversations.repository import (
     ConversationRepository,
     IdentityRepository,
     MessageRepository,
+    insert_or_skip,
 )
+from frontdesk.ids import new_id
+from frontdesk.store.base import utcnow
 from frontdesk.store.repository import TenantRepository
 from frontdesk.store.scope import system_scope
 from frontdesk.tenancy.context import Connection, TenantContext
@@ -127,24 +130,34 @@ async def remember(
     """Keep the thread's subject and Message-ID chain up to date with ``email``; the first
     email of a conversation gets its reply address and fills the contact's address."""
     threads = EmailThreads(session, tenant.id)
-    row = (
-        await session.execute(
-            threads.select().where(EmailThread.conversation_id == conversation_id)
+    # Two first emails of a conversation may arrive at once: one thread row, then a lock.
+    created = await session.execute(
+        insert_or_skip(session, EmailThread, "tenant_id", "conversation_id")
+        .values(
+            id=new_id(),
+            created_at=utcnow(),
+            updated_at=utcnow(),
+            tenant_id=tenant.id,
+            conversation_id=conversation_id,
+            token=secrets.token_hex(12),
+            account=connection.account_id,
+            subject="",
+            references=[],
         )
-    ).scalar_one_or_none()
-    if row is None:
-        row = threads.add(
-            EmailThread(
-                conversation_id=conversation_id,
-                token=secrets.token_hex(12),
-                account=connection.account_id,
-                subject="",
-                references=[],
-            )
-        )
+        .returning(EmailThread.id)
+    )
+    if created.scalar_one_or_none() is not None:
         conversation = await ConversationRepository(session, tenant.id).get(conversation_id)
         if conversation is not None:
             await _fill_email(session, tenant, conversation.contact_id, email.sender)
+    row = (
+        await session.execute(
+            threads.select()
+            .where(EmailThread.conversation_id == conversation_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
     if email.subject:
         row.subject = email.subject
     row.references = chain(row.references, [*email.references, email.message_id])
