@@ -209,23 +209,50 @@ async def test_a_page_on_an_origin_the_tenant_did_not_allow_is_refused(
     page: Page, frontdesk: FrontDesk
 ) -> None:
     before = await frontdesk.conversation_count()
+    chat = f"{frontdesk.url}/web/v1/{frontdesk.owner}/"
     refused: list[str] = []
+    sent: list[str] = []
+    probes: list[int] = []
     page.on(
         "requestfailed",
         lambda request: refused.append(request.url) if "/conversations" in request.url else None,
     )
+    page.on("request", lambda request: sent.append(request.url))
+    page.on(
+        "response",
+        lambda response: (
+            probes.append(response.status)
+            if response.url == f"{frontdesk.url}/sdk/v1/manifest.json"
+            else None
+        ),
+    )
     # The same page server, reached as localhost: another origin, not in the owner's list.
+    origin = frontdesk.pages.origin("localhost")
     await page.goto(frontdesk.page("/elsewhere.html", host="localhost"))
     await open_widget(page)
     await ask(page, "Hola")
-    # The browser gives the page no answer from a refused origin (the preflight is refused),
-    # so the SDK keeps the message and retries: wait for the start and at least one retry.
-    await page.wait_for_function(
-        "window.fdEvents.filter((e) => e.name === 'connection' && e.data === 'offline').length >= 2"
-    )
+    # The browser hides the refusal (the preflight is refused) as a network error; the SDK asks
+    # the SDK's manifest, which any origin may read: it answers, so this origin is refused.
+    error = await first_error(page)
+    assert error["code"] == "origin-not-allowed"
+    assert error["status"] == 403
+    assert error["type"] == "/problems/origin-not-allowed"
+    assert origin in error["message"]
+    assert "allowed origins" in error["message"]
+    assert probes
+    assert all(status == 200 for status in probes)
+    assert (await events(page, "connection"))[-1] == "refused"
+    status = page.locator(f'{WIDGET} [data-fd="status"]')
+    await expect(status).to_be_visible()
+    await expect(status).to_have_text("Este sitio no está autorizado para este chat.")
     assert len(refused) >= 2
-    assert all(url.startswith(f"{frontdesk.url}/web/v1/{frontdesk.owner}/") for url in refused)
-    await expect(page.locator(f'{WIDGET} [data-fd="status"]')).to_be_visible()
+    assert all(url.startswith(chat) for url in refused)
+    # No retry loop: nothing more goes to the server, well past the next backoff step (≤ 2 s).
+    settled = len(sent)
+    await page.wait_for_timeout(4_000)
+    assert len(sent) == settled, sent[settled:]
+    # One error for the client, and one for the message typed, if that came after the refusal.
+    assert {e["code"] for e in await events(page, "error")} == {"origin-not-allowed"}
     assert await events(page, "ready") == []
     assert await events(page, "message") == []
     assert await frontdesk.conversation_count() == before

@@ -28,6 +28,9 @@ const MAX_HISTORY = 5000;
 const MAX_TEXT = 4000;
 const MAX_PAYLOAD = 200;
 const REQUEST_TIMEOUT = 20_000;
+/** Failed requests answered by a probe of the server before the origin is deemed refused: two,
+ * so a server coming back between a failed request and its probe is not mistaken for a refusal. */
+const STRIKES = 2;
 /** A send refused because the conversation is over here: a new one takes the message. */
 const GONE = ["conversation-moved", "conversation-closed"];
 
@@ -82,6 +85,7 @@ export class FrontDeskClient extends Listenable<Events> {
   private _options: InitOptions;
   private _env: Env;
   private _store: TenantStore;
+  private _root: string;
   private _base: string;
   private _session: StoredSession | null;
   private _info: Session | null = null;
@@ -99,6 +103,9 @@ export class FrontDeskClient extends Listenable<Events> {
   private _recovering = false;
   private _destroyed = false;
   private _fatal: FrontDeskError | null = null;
+  /** The last request failed without an answer (not a timeout): perhaps a CORS refusal. */
+  private _unanswered = false;
+  private _strikes = 0;
   private _unlisten: Array<() => void> = [];
 
   constructor(options: InitOptions, env: Partial<Env> = {}) {
@@ -112,7 +119,8 @@ export class FrontDeskClient extends Listenable<Events> {
     this.tenant = tenant;
     this._options = { ...options };
     this._env = { ...browserEnv(), ...env };
-    this._base = `${baseUrl.replace(/\/+$/, "")}/web/v1/${tenant}`;
+    this._root = baseUrl.replace(/\/+$/, "");
+    this._base = `${this._root}/web/v1/${tenant}`;
     this._store = new TenantStore(this._env.storage, tenant);
     this._session = this._store.session();
     this._outbox = this._store.outbox();
@@ -264,6 +272,7 @@ export class FrontDeskClient extends Listenable<Events> {
       this._openStream();
       this._backoff.reset();
       this._recovering = false;
+      this._strikes = 0;
       this._setConnection("online");
       void this._flush();
     } catch (error) {
@@ -395,9 +404,13 @@ export class FrontDeskClient extends Listenable<Events> {
   private _fail(error: FrontDeskError): void {
     if (this._destroyed) return;
     this._closeStream();
+    const unanswered = this._unanswered && error.status === 0;
+    this._unanswered = false;
     if (error.retryable) {
       this._setConnection("offline");
-      this._schedule(error.retryAfter ? error.retryAfter * 1000 : this._backoff.next());
+      const wait = error.retryAfter ? error.retryAfter * 1000 : this._backoff.next();
+      if (unanswered && this._env.onLine()) void this._probe(wait);
+      else this._schedule(wait);
       return;
     }
     const session = this._session;
@@ -412,11 +425,45 @@ export class FrontDeskClient extends Listenable<Events> {
       return;
     }
     this._fatal = error;
-    this._setConnection("offline");
+    this._setConnection(error.code === "origin-not-allowed" ? "refused" : "offline");
     this._ready.reject(error);
     for (const waiter of this._waiters.values()) waiter.reject(error);
     this._waiters.clear();
     this._events.emit("error", error);
+  }
+
+  /** A request got no answer while the browser says it is online: the browser hides a CORS
+   * refusal as a network error, so ask the SDK's manifest (readable from any origin). If the
+   * server answers that but not the chat, twice, this origin is refused: say so and stop. */
+  private async _probe(wait: number): Promise<void> {
+    const abort = typeof AbortController === "function" ? new AbortController() : null;
+    const timer = setTimeout(() => abort?.abort(), REQUEST_TIMEOUT);
+    let answered = false;
+    try {
+      await this._env.fetch(`${this._root}/sdk/v1/manifest.json`, {
+        credentials: "omit",
+        cache: "no-store",
+        signal: abort?.signal ?? null,
+      });
+      answered = true;
+    } catch {
+      // Unreachable as well: a real network failure.
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this._destroyed || this._fatal || this._connection !== "offline" || this._timer !== null) return;
+    this._strikes = answered ? this._strikes + 1 : 0;
+    if (this._strikes < STRIKES) return this._schedule(wait);
+    const origin = this._env.origin ?? "this page's origin";
+    this._fail(
+      new FrontDeskError(
+        403,
+        "/problems/origin-not-allowed",
+        "Origin not allowed",
+        `Front Desk is reachable but refuses this page's origin (${origin}) for the tenant "${this.tenant}". ` +
+          `The site's owner must add ${origin} to the tenant's allowed origins.`,
+      ),
+    );
   }
 
   private _kick(): void {
@@ -507,6 +554,7 @@ export class FrontDeskClient extends Listenable<Events> {
     withKey = false,
     token: string | null = this._session?.visitor_token ?? null,
   ): Promise<T> {
+    this._unanswered = false;
     const headers: Record<string, string> = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (withKey) headers["X-FrontDesk-Key"] = this._options.publishableKey;
@@ -526,6 +574,8 @@ export class FrontDeskClient extends Listenable<Events> {
           signal: abort?.signal ?? null,
         });
       } catch (error) {
+        // Not a timeout of ours: the browser had no answer (the network, or a CORS refusal).
+        this._unanswered = !abort?.signal.aborted;
         throw networkError(error);
       }
       if (!response.ok) throw await errorFromResponse(response);

@@ -35,6 +35,8 @@ export interface Env {
   random: () => number;
   open: (url: string) => boolean;
   uuid: () => string;
+  /** The page's origin (`https://www.acme.example`), named when the server refuses it. */
+  origin: string | undefined;
 }
 
 function localStorageOrNull(): StorageLike | null {
@@ -73,5 +75,6 @@ export function browserEnv(): Env {
       return Boolean(opened);
     },
     uuid,
+    origin: g.location?.origin,
   };
 }

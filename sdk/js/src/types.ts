@@ -119,7 +119,8 @@ export interface StatusEvent {
   channel?: string;
 }
 
-export type ConnectionState = "online" | "offline" | "reconnecting";
+/** `refused`: Front Desk answers but refuses this page's origin; the client stopped trying. */
+export type ConnectionState = "online" | "offline" | "reconnecting" | "refused";
 
 export interface Events {
   ready: Session;

@@ -14,6 +14,7 @@ export interface Strings {
   reconnecting: string;
   failed: string;
   identity: string;
+  refused: string;
   transfer: string;
   transferOpen: string;
   transferred: string;
@@ -35,6 +36,7 @@ export const STRINGS: Record<Lang, Strings> = {
     reconnecting: "Reconectando…",
     failed: "No se pudo enviar.",
     identity: "Inicia sesión en el sitio para chatear.",
+    refused: "Este sitio no está autorizado para este chat.",
     transfer: "Continuar por WhatsApp",
     transferOpen: "Abrir WhatsApp",
     transferred: "La conversación continúa en WhatsApp.",
@@ -54,6 +56,7 @@ export const STRINGS: Record<Lang, Strings> = {
     reconnecting: "Reconnecting…",
     failed: "Could not be sent.",
     identity: "Sign in on the site to chat.",
+    refused: "This site is not allowed to use this chat.",
     transfer: "Continue on WhatsApp",
     transferOpen: "Open WhatsApp",
     transferred: "The conversation continues on WhatsApp.",

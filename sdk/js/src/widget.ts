@@ -389,15 +389,18 @@ class ChatWidget implements Widget {
   }
 
   private _setConnection(state: ConnectionState): void {
-    const text = state === "offline" ? this._t.offline : state === "reconnecting" && this._conversation ? this._t.reconnecting : "";
+    const t = this._t;
+    const text = state === "refused" ? t.refused : state === "offline" ? t.offline : state === "reconnecting" && this._conversation ? t.reconnecting : "";
     this._status.textContent = text;
     this._status.hidden = !text;
     this._root.setAttribute("data-connection", state);
   }
 
   private _onError(error: FrontDeskError): void {
-    if (error.code !== "identity-required" && error.status !== 403) return;
-    this._status.textContent = error.code === "identity-required" ? this._t.identity : error.title;
+    const { code } = error;
+    const text = code === "identity-required" ? this._t.identity : code === "origin-not-allowed" ? this._t.refused : error.status === 403 ? error.title : "";
+    if (!text) return;
+    this._status.textContent = text;
     this._status.hidden = false;
   }
 

@@ -260,6 +260,93 @@ test("a rate limit's Retry-After is honoured before trying again", async () => {
   client.destroy();
 });
 
+const probes = (server: FakeServer): number => server.requests.filter((r) => r.path === "/sdk/v1/manifest.json").length;
+const chatRequests = (server: FakeServer): number => server.requests.filter((r) => r.path.startsWith("/web/v1/")).length;
+
+/** A client on a page whose origin the tenant did not allow (`online`: what the browser says). */
+function refusedPage(online = true): { server: FakeServer; e: ReturnType<typeof env>; client: FrontDeskClient; seen: ReturnType<typeof collect> } {
+  const server = new FakeServer();
+  server.refuseOrigin = true;
+  const e = env(server);
+  e.online.value = online;
+  const client = new FrontDeskClient(OPTIONS, e);
+  return { server, e, client, seen: collect(client) };
+}
+
+test("a refused origin (the chat unanswered, the manifest answering) is an origin-not-allowed error, and retrying stops", async () => {
+  const { server, e, client, seen } = refusedPage();
+  const sent = client.send("hola");
+  await settle();
+  assert.equal(seen.errors.length, 0, "one unanswered request and an answering probe are not yet a refusal");
+  assert.equal(probes(server), 1);
+  await e.clock.advance(1_000); // the retry: unanswered again, the probe answers again
+  await assert.rejects(client.whenReady(), (error: FrontDeskError) => error.code === "origin-not-allowed");
+  await assert.rejects(sent, (error: FrontDeskError) => error.code === "origin-not-allowed");
+  assert.equal(seen.errors.length, 1);
+  const [error] = seen.errors;
+  assert.equal(error?.status, 403);
+  assert.equal(error?.type, "/problems/origin-not-allowed");
+  assert.equal(error?.retryable, false);
+  assert.match(error?.detail ?? "", /https:\/\/shop\.test/);
+  assert.match(error?.detail ?? "", /allowed origins/);
+  assert.equal(client.connection, "refused");
+  assert.deepEqual(seen.connection, ["offline", "reconnecting", "offline", "refused"]);
+  assert.equal(e.clock.pending, 0, "no retry is scheduled");
+  const [chat, probed] = [chatRequests(server), probes(server)];
+  assert.deepEqual([chat, probed], [2, 2]);
+  await e.clock.advance(10 * 60_000);
+  (e.window as EventTarget).dispatchEvent(new Event("online"));
+  await settle();
+  assert.deepEqual([chatRequests(server), probes(server)], [chat, probed], "no request after the refusal");
+  assert.deepEqual(client.pending().map((p) => p.text), ["hola"], "the message is kept, not sent");
+  client.destroy();
+});
+
+test("a network failure the probe cannot reach either stays offline and keeps backing off", async () => {
+  const server = new FakeServer();
+  server.down = true; // the browser says online, but nothing answers
+  const e = env(server);
+  const client = new FrontDeskClient(OPTIONS, e);
+  const seen = collect(client);
+  await settle();
+  for (let i = 0; i < 5; i++) await e.clock.advance(30_000);
+  assert.deepEqual(seen.errors, []);
+  assert.equal(client.connection, "offline");
+  const attempts = chatRequests(server);
+  assert.ok(attempts >= 5, `it kept retrying: ${attempts} attempts`);
+  assert.equal(probes(server), attempts, "each unanswered request is followed by a probe");
+  assert.equal(e.clock.pending, 1, "the next retry is scheduled");
+  server.down = false;
+  await e.clock.advance(30_000);
+  assert.equal(client.connection, "online");
+  assert.ok(client.session);
+  client.destroy();
+});
+
+test("a server that answers the probe once and then the chat is not mistaken for a refusal", async () => {
+  const { server, e, client, seen } = refusedPage();
+  await settle();
+  assert.equal(probes(server), 1);
+  server.refuseOrigin = false; // e.g. the chat's routes came back first
+  await e.clock.advance(1_000);
+  assert.equal(client.connection, "online");
+  server.dropStreams();
+  server.refuseOrigin = true;
+  await e.clock.advance(1_000); // unanswered once more, after a success: the count started again
+  assert.deepEqual(seen.errors, []);
+  assert.notEqual(client.connection, "refused");
+  client.destroy();
+});
+
+test("a request the browser gave up because it was offline is not probed", async () => {
+  const { server, e, client } = refusedPage(false);
+  await settle();
+  await e.clock.advance(60_000);
+  assert.equal(probes(server), 0);
+  assert.equal(client.connection, "offline");
+  client.destroy();
+});
+
 test("identity-required is reported once as an error; identify with a proof then starts the chat", async () => {
   const server = new FakeServer();
   server.requireIdentity = true;

@@ -127,6 +127,9 @@ export class FakeServer {
   streams: FakeStream[] = [];
   /** Every request fails as a network error (the browser is offline, or the server is away). */
   down = false;
+  /** The page's origin is not the tenant's: the browser hides the chat's answers (CORS), so
+   * they fail as network errors, while the SDK's manifest (readable anywhere) still answers. */
+  refuseOrigin = false;
   /** The next N sends are stored but their responses are lost (the network dropped on the way back). */
   loseResponses = 0;
   /** Answer the next request matching with this problem. */
@@ -191,6 +194,8 @@ export class FakeServer {
     const path = url.pathname + url.search;
     this.requests.push({ method: init.method ?? "GET", path, headers, body });
     if (this.down) throw new TypeError("Failed to fetch");
+    if (url.pathname === "/sdk/v1/manifest.json") return json(200, { version: "v1", files: {} });
+    if (this.refuseOrigin) throw new TypeError("Failed to fetch");
     if (this.hang) {
       // The network swallows the request: only the client's abort ends it.
       return new Promise<Response>((_, reject) => {
@@ -322,7 +327,7 @@ export class FakeStream implements EventSourceLike {
     // Like the server: replay the store past `after`, then live events.
     queueMicrotask(() => {
       if (!this.open) return;
-      if (server.down || !server.tokens.has(this.token)) return this.fail();
+      if (server.down || server.refuseOrigin || !server.tokens.has(this.token)) return this.fail();
       this.readyState = 1;
       this.onopen?.(new Event("open"));
       const c = server.conversations.get(this.conversation);
@@ -373,6 +378,7 @@ export function env(server: FakeServer, overrides: Partial<Env> = {}): Env & { c
       return true;
     },
     uuid: () => `cid-${++ids}`,
+    origin: "https://shop.test",
     ...overrides,
     clock,
     opened,

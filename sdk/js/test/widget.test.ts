@@ -276,6 +276,23 @@ test("offline is shown; a message typed meanwhile waits as pending and is sent o
   client.destroy();
 });
 
+test("a refused origin is shown in the widget's own words, not as offline", async () => {
+  for (const [locale, lang] of [["es-CO", "es"], ["en", "en"]] as const) {
+    const server = new FakeServer();
+    server.refuseOrigin = true;
+    const { $, client, e } = mount(server, { open: true, locale });
+    await settle();
+    const status = $('[data-fd="status"]') as HTMLElement;
+    assert.equal(status.textContent, STRINGS[lang].offline, "one unanswered request: offline for now");
+    await e.clock.advance(1_000);
+    assert.equal(client.connection, "refused");
+    assert.equal(status.hidden, false);
+    assert.equal(status.textContent, STRINGS[lang].refused);
+    assert.equal(e.clock.pending, 0);
+    client.destroy();
+  }
+});
+
 test("the WhatsApp button gets the one-time link and opens it", async () => {
   const server = new FakeServer();
   const { $, client, e } = mount(server, { open: true });
