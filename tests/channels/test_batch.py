@@ -29,7 +29,7 @@ from tests.channels.test_whatsapp import eventually
 from tests.factories import SampleTenant, connect_whatsapp, make_tenant
 
 URL = "/webhooks/whatsapp"
-StoreBatch = Callable[[list[Any], Any], Awaitable[None]]
+StoreBatch = Callable[[list[Any]], Awaitable[None]]
 
 
 @pytest.fixture
@@ -91,18 +91,33 @@ class Held:
         self.batches: list[list[str]] = []
         original: StoreBatch = writer._store_batch
 
-        async def held(items: list[Any], outcome: Any) -> None:
+        async def held(items: list[Any]) -> None:
             ids = [item.inbound.provider_id for item in items]
             self.batches.append(ids)
             await self.gate.wait()
             if fail_on in ids:
                 raise RuntimeError("the batch failed")
-            await original(items, outcome)
+            await original(items)
 
         monkeypatch.setattr(writer, "_store_batch", held)
 
 
+def spy_direct(writer: InboundWriter, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many messages of each batch the direct path (PostgreSQL) left to a unit of work."""
+    left: list[int] = []
+    original = writer._direct
+
+    async def spy(items: list[Any]) -> list[Any]:
+        rest = await original(items)
+        left.append(len(rest))
+        return rest
+
+    monkeypatch.setattr(writer, "_direct", spy)
+    return left
+
+
 async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in_order(
+    backend: str,
     http: httpx.AsyncClient,
     runtime: Runtime,
     two_tenants: list[tuple[SampleTenant, str]],
@@ -113,6 +128,7 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
     known = meta.text("Hola", sender="573000000001")
     warm = await post(http, meta.notification(first_number, messages=[known], wa_id="573000000001"))
     assert warm.json()["messages"] == 1
+    left = spy_direct(runtime.inbound, monkeypatch)
     held = Held(runtime.inbound, monkeypatch)
     # The writer takes this one and waits, while everything below queues behind it.
     blocker = asyncio.create_task(
@@ -144,6 +160,9 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
     assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
     # Everything that queued went in one batch: two tenants, six senders, the duplicates.
     assert [len(ids) for ids in held.batches] == [1, 3 * len(payloads)]
+    # On PostgreSQL the returning customer's messages (and their copies) were stored
+    # directly; the new senders' (the blocker's too) in a unit of work.
+    assert left == ([1, 3 * len(payloads) - 6] if backend == "postgresql" else [])
     counted = Counter[str]()
     for answer in answers[1:]:
         counted.update(answer.json())
@@ -243,15 +262,7 @@ async def test_known_senders_of_several_tenants_take_the_direct_path(
             assert first.json()["messages"] == 1
     tenant, _ = two_tenants[0]
     conversation_id = (await inbound_of(runtime, tenant))[0].conversation_id
-    direct: list[bool] = []
-    original = runtime.inbound._direct
-
-    async def spy(*args: Any) -> bool:
-        went = await original(*args)
-        direct.append(went)
-        return went
-
-    monkeypatch.setattr(runtime.inbound, "_direct", spy)
+    left = spy_direct(runtime.inbound, monkeypatch)
     held = Held(runtime.inbound, monkeypatch)
     _, number = two_tenants[0]
     blocker = asyncio.create_task(
@@ -278,7 +289,7 @@ async def test_known_senders_of_several_tenants_take_the_direct_path(
     assert all(answer.status_code == 200 for answer in answers)
     assert [answer.json()["duplicates"] for answer in answers[1:]] == [0] * 6 + [2]
     # PostgreSQL stores both batches on the direct path, the second with both tenants in it.
-    assert direct == ([True, True] if backend == "postgresql" else [])
+    assert left == ([0, 0] if backend == "postgresql" else [])
     assert [len(ids) for ids in held.batches] == [1, 2 * len(payloads)]
     for (owner, _), group in zip(two_tenants, (payloads[:3], payloads[3:6]), strict=True):
         stored = await inbound_of(runtime, owner)

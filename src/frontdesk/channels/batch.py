@@ -236,27 +236,19 @@ class InboundWriter:
             await self._write(self._take())
 
     async def _write(self, items: list[_Item]) -> None:
-        """Store ``items`` in one transaction and answer each; when that fails, store them one
-        at a time so that only what fails by itself fails."""
-        outcome = _Outcome()
+        """Store ``items`` and answer each once committed; when that fails, store what is not
+        answered yet one at a time, so that only what fails by itself fails."""
         try:
-            await self._store_batch(items, outcome)
+            await self._store_batch(items)
         except asyncio.CancelledError:
             for item in items:
                 if not item.future.done():
                     item.future.cancel()
             raise
         except Exception as exc:
-            if not outcome.committed:
-                if not isinstance(exc, BatchConflict):
-                    log.warning("ingest.batch_failed", size=len(items), error=type(exc).__name__)
-                await self._one_by_one(items)
-                return
-            # Committed, and only what follows the commit failed: the messages are stored.
-            log.exception("ingest.after_commit_failed", size=len(items))
-        for item, result in zip(items, outcome.results, strict=True):
-            if not item.future.done():
-                item.future.set_result(result)
+            if not isinstance(exc, BatchConflict):
+                log.warning("ingest.batch_failed", size=len(items), error=type(exc).__name__)
+            await self._one_by_one([item for item in items if not item.future.done()])
 
     async def _one_by_one(self, items: list[_Item]) -> None:
         for item in items:
@@ -272,89 +264,96 @@ class InboundWriter:
             if not item.future.done():
                 item.future.set_result(result)
 
-    async def _store_batch(self, items: list[_Item], outcome: _Outcome) -> None:
-        """All of ``items`` in one transaction; ``outcome`` gets their answers, in order,
-        before it commits."""
-        first: dict[tuple[uuid.UUID, str, str], int] = {}
-        for index, item in enumerate(items):
-            first.setdefault(item.key, index)
-        unique = [item for index, item in enumerate(items) if first[item.key] == index]
+    async def _store_batch(self, items: list[_Item]) -> None:
+        """Store ``items`` and answer each once its transaction has committed: on PostgreSQL
+        the common case directly, then the rest (if any) in a unit of work."""
+        rest = await self._direct(items) if self._postgresql else items
+        if rest:
+            await self._in_session(rest)
 
-        def answer(stored: dict[tuple[uuid.UUID, str, str], Ingested]) -> None:
-            for index, item in enumerate(items):
-                result = stored[item.key]
-                if first[item.key] != index and not result.duplicate:
-                    result = Ingested(message=result.message, duplicate=True)
-                outcome.results.append(result)
+    async def _in_session(self, items: list[_Item]) -> None:
+        """``items`` in one unit of work, answered once it has committed."""
+        unique, answers = _unique(items)
+        outcome = _Outcome()
+        try:
+            async with self.db.session() as session:
+                # The first callback after the commit: from then on the messages are stored.
+                on_commit(session, outcome.commit)
+                stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
+                for tenant, group in _by_tenant(unique):
+                    if self._postgresql:
+                        results = await self._store_tenant(session, tenant, group)
+                    else:
+                        results = [
+                            await ingest_message(session, tenant, item.inbound, events=self.events)
+                            for item in group
+                        ]
+                    stored.update(
+                        (item.key, result) for item, result in zip(group, results, strict=True)
+                    )
+                outcome.results = answers(stored)
+        except Exception:
+            if not outcome.committed:
+                raise
+            # Committed, and only what follows the commit failed: the messages are stored.
+            log.exception("ingest.after_commit_failed", size=len(items))
+        _resolve(items, outcome.results)
 
-        if self._postgresql and await self._direct(unique, outcome, answer):
-            return
-        async with self.db.session() as session:
-            # The first callback after the commit: from then on the messages are stored.
-            on_commit(session, outcome.commit)
-            stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
-            for tenant, group in _by_tenant(unique):
-                if self._postgresql:
-                    results = await self._store_tenant(session, tenant, group)
-                else:
-                    results = [
-                        await ingest_message(session, tenant, item.inbound, events=self.events)
-                        for item in group
-                    ]
-                stored.update(
-                    (item.key, result) for item, result in zip(group, results, strict=True)
-                )
-            answer(stored)
-
-    async def _direct(
-        self,
-        items: list[_Item],
-        outcome: _Outcome,
-        answer: Callable[[dict[tuple[uuid.UUID, str, str], Ingested]], None],
-    ) -> bool:
-        """PostgreSQL, the common case (known senders writing in their open conversation, no
-        duplicate, no tenant webhook): the batch on the writer's own connection with the
-        driver alone, four round trips (``BEGIN`` with the tenant binding, the look-up, the
-        store, ``COMMIT``). False, with nothing written, when the batch needs more: it then
-        goes through a unit of work."""
+    async def _direct(self, items: list[_Item]) -> list[_Item]:
+        """PostgreSQL, the common case: known senders writing in their open conversation (no
+        duplicate, nothing new about them, no tenant webhook), stored on the writer's own
+        connection with the driver alone in four round trips (``BEGIN`` with the tenant
+        binding, the look-up, the store, ``COMMIT``) and answered once committed. Returns
+        the items left for a unit of work: every message of a sender (or contact) that needs
+        more, so that each conversation's messages keep their order."""
+        unique, answers = _unique(items)
         driver = await self._driver()
         stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
         announce: list[tuple[uuid.UUID, MessageOut]] = []
+        deferred: set[Any] = set()
         try:
             begin = "BEGIN; "
-            for tenant, group in _by_tenant(items):
+            for tenant, group in _by_tenant(unique):
                 if tenant.webhooks:
-                    raise _NeedsSession
+                    deferred.add(tenant.id)
+                    continue
                 await driver.execute(begin + _binding(tenant.id))
                 begin = ""
                 rows = await self._lookup(driver, tenant, group)
-                fresh = []
+                threads = {
+                    n: _open_thread(item.inbound, rows[n]) for n, item in enumerate(group, 1)
+                }
                 for n, item in enumerate(group, start=1):
-                    thread = _open_thread(item.inbound, rows[n])
-                    if thread is None:
-                        raise _NeedsSession
-                    fresh.append((n, item, thread))
-                results = await self._insert(driver, tenant, fresh, announce)
-                stored.update((item.key, results[n]) for n, item, _ in fresh)
-            answer(stored)
-            await driver.execute("COMMIT")
-        except _NeedsSession:
-            try:
-                await driver.execute("ROLLBACK")
-            except BaseException:
-                await self._drop_connection()
-                raise
-            return False
+                    if threads[n] is None:
+                        deferred.update(_marks(item, rows[n]))
+                fresh = [
+                    (n, item, thread)
+                    for n, item in enumerate(group, start=1)
+                    if (thread := threads[n]) is not None
+                    and deferred.isdisjoint(_marks(item, rows[n]))
+                ]
+                if fresh:
+                    results = await self._insert(driver, tenant, fresh, announce)
+                    stored.update((item.key, results[n]) for n, item, _ in fresh)
+            if begin:  # nothing was begun: everything is left for a unit of work
+                return items
+            await driver.execute("COMMIT" if stored else "ROLLBACK")
         except BaseException:
             await self._drop_connection()
             raise
-        outcome.commit()
+        if not stored:
+            return items
+        done = [item for item in items if item.key in stored]
+        _resolve(done, answers(stored, done))
         wakeup = self.db.session_info.get("wakeup")
         if wakeup is not None:
             wakeup()
-        for tenant_id, out in announce:
-            await self.events.message(tenant_id, out)
-        return True
+        try:
+            for tenant_id, out in announce:
+                await self.events.message(tenant_id, out)
+        except Exception:
+            log.exception("ingest.after_commit_failed", size=len(done))
+        return [item for item in items if item.key not in stored]
 
     async def _driver(self) -> Any:
         """The driver connection the writer keeps (taken from the pool once, not per batch)."""
@@ -523,10 +522,6 @@ class InboundWriter:
         return results
 
 
-class _NeedsSession(Exception):
-    """The batch needs what only a unit of work does (new senders, duplicates, webhooks)."""
-
-
 def _binding(tenant_id: uuid.UUID) -> str:
     """The transaction's tenant binding as SQL (the value is a UUID's canonical text)."""
     value = str(uuid.UUID(str(tenant_id)))
@@ -548,6 +543,45 @@ def _open_thread(inbound: InboundMessage, row: Any) -> ConversationRef | None:
 
 
 _OUT: Final = tuple(MessageOut.model_fields)
+
+
+def _marks(item: _Item, row: Any) -> set[Any]:
+    """What ties a message to others that must be stored in the same transaction, in order:
+    its tenant's sender and, when known, its contact."""
+    return {(item.tenant.id, item.inbound.channel, item.inbound.sender_id), row[1]} - {None}
+
+
+def _unique(
+    items: list[_Item],
+) -> tuple[
+    list[_Item],
+    Callable[..., list[Ingested]],
+]:
+    """The first of each provider message id among ``items``, and how to answer every item
+    from the results of those (a later copy is a duplicate of the first)."""
+    first: dict[tuple[uuid.UUID, str, str], int] = {}
+    for item in items:
+        first.setdefault(item.key, id(item))
+    unique = [item for item in items if first[item.key] == id(item)]
+
+    def answers(
+        stored: dict[tuple[uuid.UUID, str, str], Ingested], among: list[_Item] | None = None
+    ) -> list[Ingested]:
+        results = []
+        for item in items if among is None else among:
+            result = stored[item.key]
+            if first[item.key] != id(item) and not result.duplicate:
+                result = Ingested(message=result.message, duplicate=True)
+            results.append(result)
+        return results
+
+    return unique, answers
+
+
+def _resolve(items: list[_Item], results: list[Ingested]) -> None:
+    for item, result in zip(items, results, strict=True):
+        if not item.future.done():
+            item.future.set_result(result)
 
 
 def _by_tenant(items: Sequence[_Item]) -> list[tuple[TenantContext, list[_Item]]]:
