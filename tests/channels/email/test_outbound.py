@@ -24,7 +24,13 @@ from frontdesk.runtime import Runtime
 from frontdesk.store.scope import system_scope
 from tests.channels import meta
 from tests.channels.email import payloads
-from tests.channels.email.helpers import WEBHOOK_SECRET, connect_email, messages_of, thread_of
+from tests.channels.email.helpers import (
+    WEBHOOK_SECRET,
+    connect_email,
+    eventually,
+    messages_of,
+    thread_of,
+)
 from tests.channels.email.smtp_server import SmtpServer
 from tests.conftest import free_port
 from tests.factories import SampleTenant, connect_whatsapp, make_tenant
@@ -318,3 +324,28 @@ async def test_a_dead_letter_is_sent_when_replayed(
     (reply,) = await sent_replies(runtime, tenant)
     assert len(smtp.recorder.to(payloads.CUSTOMER)) == 1
     assert reply.provider_id is not None
+
+
+async def test_each_answer_goes_to_whoever_asked_on_a_shared_thread(
+    client: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    tenant = await make_tenant(runtime)
+    address = await connect_email(runtime, tenant, smtp_port=smtp.port)
+    await inbound(client, payloads.mime(to=address))
+    await eventually(lambda: smtp.recorder.to(payloads.CUSTOMER))
+    (thread,) = await thread_of(runtime, tenant)
+    colleague = "pedro@cliente.co"
+    await inbound(
+        client,
+        payloads.mime(
+            to=f"reply+{thread.token}@reply.acme.example",
+            sender=f"Pedro <{colleague}>",
+            text="¿Incluye el dominio?",
+        ),
+    )
+    await eventually(lambda: smtp.recorder.to(colleague))
+    await inbound(client, payloads.mime(to=address, text="¿Y el hosting?"))
+    await eventually(lambda: len(smtp.recorder.to(payloads.CUSTOMER)) == 2)
+    assert len(smtp.recorder.to(colleague)) == 1
+    rows = await messages_of(runtime, tenant)
+    assert len({m.conversation_id for m in rows}) == 1

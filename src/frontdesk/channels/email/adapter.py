@@ -12,6 +12,8 @@ thread.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Mapping
 from email import policy
 from email.message import EmailMessage
@@ -27,7 +29,9 @@ from frontdesk.channels.connections import open_credentials
 from frontdesk.channels.email import render as email_render
 from frontdesk.channels.email import threads
 from frontdesk.channels.email.smtp import SmtpClient
+from frontdesk.channels.ingest import last_customer_message
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.repository import MessageRepository
 from frontdesk.delivery.errors import PermanentFailure
 from frontdesk.engine.reply import Reply
 from frontdesk.security.crypto import SecretBox
@@ -103,6 +107,7 @@ class EmailAdapter:
             "subject": row.subject if row is not None else "",
             "references": list(row.references) if row is not None else [],
             "reply_to": f"{threads.REPLY_PREFIX}{row.token}@{domain}" if row and domain else None,
+            "to": await self._addressee(session, tenant, message, conversation),
         }
         link = await self._transfer(session, tenant, message, conversation)
         if link is not None:
@@ -110,6 +115,24 @@ class EmailAdapter:
         if row is not None:
             row.references = threads.chain(row.references, [own_id])
         return found
+
+    @staticmethod
+    async def _addressee(
+        session: AsyncSession, tenant: TenantContext, message: Message, conversation: Conversation
+    ) -> str | None:
+        """Who wrote what ``message`` answers (a thread may have several people on it: the
+        answer goes to the one who asked), else who wrote last."""
+        asked: Message | None = None
+        key = message.external_id or ""
+        if key.startswith("reply:"):
+            with contextlib.suppress(ValueError):
+                asked = await MessageRepository(session, tenant.id).get(
+                    uuid.UUID(key.removeprefix("reply:"))
+                )
+        if asked is None:
+            asked = await last_customer_message(session, tenant, conversation.id, "email")
+        sender = asked.payload.get("from") if asked is not None else None
+        return sender if isinstance(sender, str) and sender else None
 
     async def _transfer(
         self,
@@ -172,7 +195,7 @@ class EmailAdapter:
         email["From"] = (
             formataddr((display, connection.account_id)) if display else connection.account_id
         )
-        email["To"] = outbound.recipient
+        email["To"] = str(thread.get("to") or outbound.recipient)
         email["Subject"] = reply_subject(str(thread.get("subject") or ""), reply.language)
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = f"<{own_id}>"

@@ -61,7 +61,7 @@ async def receive_email(
     if conversation is not None:
         await threads.join(session, tenant, conversation, email.sender)
     text = reply_text(email)
-    data: dict[str, Any] = {"subject": email.subject}
+    data: dict[str, Any] = {"subject": email.subject, "from": email.sender}
     if email.attachments:
         data["attachments"] = [a.to_dict() for a in email.attachments]
     if len(email.recipients) > 1:
