@@ -8,8 +8,10 @@ import asyncio
 
 from sqlalchemy import select
 
-from frontdesk.channels.email.imap import PollResult, poll_connection
+from frontdesk.channels.connections import update_connection
+from frontdesk.channels.email.imap import POLL_JOB, PollResult, poll_connection
 from frontdesk.channels.email.models import EmailMailbox
+from frontdesk.delivery.models import OutboxJob
 from frontdesk.runtime import Runtime
 from frontdesk.store.scope import system_scope
 from tests.channels.email import payloads
@@ -53,6 +55,18 @@ async def poll(runtime: Runtime, tenant: SampleTenant) -> PollResult:
         return await poll_connection(
             session, context, connection, box=runtime.box, events=runtime.hub
         )
+
+
+async def pending_polls(runtime: Runtime, tenant: SampleTenant) -> int:
+    async with runtime.db.session() as session, system_scope(session):
+        jobs = await session.scalars(
+            select(OutboxJob).where(
+                OutboxJob.tenant_id == tenant.context.id,
+                OutboxJob.kind == POLL_JOB,
+                OutboxJob.status.in_(["pending", "running"]),
+            )
+        )
+        return len(jobs.all())
 
 
 async def noted(runtime: Runtime, tenant: SampleTenant) -> None:
@@ -125,6 +139,19 @@ async def test_the_poll_job_reads_the_mailbox_on_its_schedule_and_the_reply_goes
     assert str(answer["Subject"]) == "Re: Tienda virtual"
     rows = await messages_of(runtime, tenant)
     assert [m.direction for m in rows] == ["in", "out"]
+    # Paused, the connection's chain ends: no poll job is left waiting for it.
+    context = await runtime.tenants.by_id(tenant.context.id)
+    connection = context.channel("email")
+    assert connection is not None
+    async with runtime.db.session() as session:
+        await update_connection(
+            session, runtime.box, context.id, connection.id, status="paused", actor="test"
+        )
+    for _ in range(100):
+        if not await pending_polls(runtime, tenant):
+            break
+        await asyncio.sleep(0.05)
+    assert await pending_polls(runtime, tenant) == 0
 
 
 async def test_a_refused_login_is_recorded_not_raised(

@@ -231,20 +231,21 @@ async def poll_connection(
 
 
 def make_poll(tenants: TenantContextStore, box: SecretBox, events: ConversationEvents) -> Handler:
-    """The ``email.poll`` handler: poll the job's connection, then queue its next poll (a
-    paused connection keeps its turn without polling; a removed one, or one that no longer
-    reads by IMAP, ends its chain)."""
+    """The ``email.poll`` handler: poll the job's connection, then queue its next poll. A
+    connection removed, paused, or no longer reading by IMAP ends its chain (resuming it, or
+    setting it back to IMAP, starts a new one)."""
 
     async def poll(session: AsyncSession, job: OutboxJob) -> None:
         tenant = await tenants.by_id(job.tenant_id, session=session)
         wanted = str(job.payload.get("connection_id"))
         connection = next((c for c in tenant.channels if str(c.id) == wanted), None)
-        if connection is None or not polls(connection.kind, dict(connection.options)):
+        if connection is None or not connection.active:
             return
-        if connection.active and tenant.active:
-            result = await poll_connection(session, tenant, connection, box=box, events=events)
-            if result.stored:
-                log.info("email.polled", tenant=tenant.slug, stored=result.stored)
+        if not polls(connection.kind, dict(connection.options)):
+            return
+        result = await poll_connection(session, tenant, connection, box=box, events=events)
+        if result.stored:
+            log.info("email.polled", tenant=tenant.slug, stored=result.stored)
         seconds = int(connection.options.get("poll_seconds") or 60)
         await schedule_poll(
             session,
