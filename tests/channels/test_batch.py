@@ -18,7 +18,7 @@ from sqlalchemy import select
 from frontdesk.channels import batch
 from frontdesk.channels.batch import InboundWriter
 from frontdesk.channels.inbound import InboundMessage
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.models import ChannelIdentity, Contact, Message
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.runtime import Runtime
 from frontdesk.store.scope import system_scope
@@ -145,7 +145,9 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
             wa_id = f"57300000000{customer}"
             # Three messages of one customer in one notification, in the order written.
             texts = [meta.text(f"mensaje {n}", sender=wa_id) for n in range(3)]
-            payloads.append(meta.notification(number, messages=texts, wa_id=wa_id))
+            # The returning customer has changed the name on the profile since.
+            name = "Camila R." if (tenant, wa_id) == (first, known["from"]) else "Camila Rojas"
+            payloads.append(meta.notification(number, messages=texts, wa_id=wa_id, name=name))
             written[tenant.context.id][wa_id] += [item["id"] for item in texts]
     # Meta delivers some notifications twice, at the same time.
     payloads += [payloads[0], payloads[4]]
@@ -160,9 +162,21 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
     assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
     # Everything that queued went in one batch: two tenants, six senders, the duplicates.
     assert [len(ids) for ids in held.batches] == [1, 3 * len(payloads)]
-    # On PostgreSQL the returning customer's messages (and their copies) were stored
-    # directly; the new senders' (the blocker's too) in a unit of work.
-    assert left == ([1, 3 * len(payloads) - 6] if backend == "postgresql" else [])
+    # On PostgreSQL the new senders' messages were stored directly (their contacts and
+    # conversations made together), the returning customer's with its new name (and their
+    # copies) in a unit of work.
+    assert left == ([0, 6] if backend == "postgresql" else [])
+    async with runtime.db.session() as session, system_scope(session):
+        names = await session.scalars(
+            select(Contact.display_name)
+            .join(ChannelIdentity, ChannelIdentity.contact_id == Contact.id)
+            .where(
+                ChannelIdentity.tenant_id == first.context.id,
+                ChannelIdentity.external_id.in_(["573000000001", "573000000002"]),
+            )
+            .order_by(ChannelIdentity.external_id)
+        )
+        assert list(names) == ["Camila R.", "Camila Rojas"]
     counted = Counter[str]()
     for answer in answers[1:]:
         counted.update(answer.json())

@@ -132,6 +132,35 @@ provider id stored already is skipped), and a decide job for each one stored. An
 stored messages' ids and seqs."""
 
 
+_NEW_SENDERS: Final = """
+WITH input AS (
+  SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::uuid[], $9::uuid[])
+    AS t(contact_id, channel, sender, name, email, phone, conversation_id, identity_id)
+), identity AS (
+  INSERT INTO channel_identities (id, tenant_id, created_at, contact_id, channel, external_id,
+                                  verified)
+  SELECT identity_id, $1, $10, contact_id, channel, sender, true FROM input
+  ON CONFLICT (tenant_id, channel, external_id) DO NOTHING
+  RETURNING contact_id
+), contact AS (
+  INSERT INTO contacts (id, tenant_id, created_at, updated_at, display_name, email, phone)
+  SELECT input.contact_id, $1, $10, $10, input.name, input.email, input.phone
+  FROM input JOIN identity USING (contact_id)
+), conversation AS (
+  INSERT INTO conversations (id, tenant_id, created_at, updated_at, contact_id, channel, status,
+                             last_seq)
+  SELECT input.conversation_id, $1, $10, $10, input.contact_id, input.channel, 'open', 0
+  FROM input JOIN identity USING (contact_id)
+)
+SELECT contact_id FROM identity
+"""
+"""New senders of one tenant: the identity first (``ON CONFLICT DO NOTHING``: another
+transaction may have made it), and only for the identities made, their contact and an open
+conversation (the foreign keys are checked at the end of the statement). Answers the contacts
+made."""
+
+
 class BatchConflict(Exception):
     """A message of the batch was stored by another transaction meanwhile: the batch is undone
     and its messages stored one at a time."""
@@ -323,6 +352,7 @@ class InboundWriter:
                 threads = {
                     n: _open_thread(item.inbound, rows[n]) for n, item in enumerate(group, 1)
                 }
+                threads.update(await self._new_senders(driver, tenant, group, rows))
                 for n, item in enumerate(group, start=1):
                     if threads[n] is None:
                         deferred.update(_marks(item, rows[n]))
@@ -354,6 +384,48 @@ class InboundWriter:
         except Exception:
             log.exception("ingest.after_commit_failed", size=len(done))
         return [item for item in items if item.key not in stored]
+
+    async def _new_senders(
+        self, driver: Any, tenant: TenantContext, items: Sequence[_Item], rows: dict[int, Any]
+    ) -> dict[int, ConversationRef]:
+        """First messages of senders nobody knows yet: their contacts, identities and open
+        conversations made in one statement; the conversation of each such message, by ``n``.
+        A sender whose identity another transaction made meanwhile, or whose messages here
+        disagree on the profile, gets none (a unit of work then finds or makes it)."""
+        senders: dict[tuple[str, str], tuple[conversations.Profile, list[int]]] = {}
+        for n, item in enumerate(items, start=1):
+            if rows[n][1] is not None or rows[n][8] is not None:
+                continue
+            inbound = item.inbound
+            profile = profile_of(inbound)
+            known = senders.setdefault((inbound.channel, inbound.sender_id), (profile, []))
+            known[1].append(n if known[0] == profile else -n)
+        wanted = {key: value for key, value in senders.items() if min(value[1]) > 0}
+        if not wanted:
+            return {}
+        contact_ids = {key: new_id() for key in wanted}
+        conversation_ids = {key: new_id() for key in wanted}
+        made = await driver.fetch(
+            _NEW_SENDERS,
+            tenant.id,
+            list(contact_ids.values()),
+            [channel for channel, _ in wanted],
+            [sender for _, sender in wanted],
+            [profile.name for profile, _ in wanted.values()],
+            [profile.email for profile, _ in wanted.values()],
+            [profile.phone for profile, _ in wanted.values()],
+            list(conversation_ids.values()),
+            [new_id() for _ in wanted],
+            utcnow(),
+        )
+        created = {row[0] for row in made}
+        threads: dict[int, ConversationRef] = {}
+        for key, (_, numbers) in wanted.items():
+            contact_id = contact_ids[key]
+            if contact_id in created:
+                thread = ConversationRef(conversation_ids[key], key[0], "open", contact_id)
+                threads.update((n, thread) for n in numbers)
+        return threads
 
     async def _driver(self) -> Any:
         """The driver connection the writer keeps (taken from the pool once, not per batch)."""
