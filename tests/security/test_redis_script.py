@@ -121,3 +121,21 @@ async def test_the_limiter_uses_it_for_a_plain_redis(redis_url: str) -> None:
         assert isinstance(limiter._script, RedisScript)
     finally:
         await limiter.aclose()
+
+
+def test_each_event_loop_gets_a_connection_of_its_own(redis_url: str) -> None:
+    script = _script(redis_url)
+    key = _key()
+
+    async def count() -> int:
+        reply: int = await script(keys=[key], args=[1])
+        return reply
+
+    async def clean_up() -> None:
+        await script.aclose()
+        async with Redis.from_url(redis_url) as redis:
+            await redis.delete(key)
+
+    assert asyncio.run(count()) == 1
+    assert asyncio.run(count()) == 2
+    asyncio.run(clean_up())

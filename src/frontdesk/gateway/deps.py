@@ -153,9 +153,12 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-@_early
 async def runtime(request: Request) -> Runtime:
     return _runtime(request)
+
+
+# Request-only too, but cheaper than remembering it: asked for again rather than kept.
+runtime.frontdesk_early = True  # type: ignore[attr-defined]
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

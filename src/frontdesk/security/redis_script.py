@@ -16,6 +16,7 @@ is sent once more as ``EVAL`` with the script's text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections import deque
 from typing import Any
@@ -71,7 +72,8 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None:
-            self.transport.close()
+            with contextlib.suppress(RuntimeError):  # its event loop is closed already
+                self.transport.close()
 
     def call(self, command: bytes, timeout: float) -> asyncio.Future[Any]:
         """Sends ``command``; the future gets its reply, or fails within ``timeout`` seconds."""
@@ -111,11 +113,16 @@ class RedisScript:
         self.username, self.password = username, password
         self.timeout = timeout
         self._connection: _Connection | None = None
-        self._connecting = asyncio.Lock()
+        self._connecting: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, *, keys: list[str], args: list[int]) -> Any:
         connection = self._connection
-        if connection is None or not connection.open:
+        if (
+            connection is None
+            or not connection.open
+            or connection.loop is not asyncio.get_running_loop()
+        ):
             connection = await self._connect()
         reply = await connection.call(
             _pack("EVALSHA", self.sha, len(keys), *keys, *args), self.timeout
@@ -130,11 +137,17 @@ class RedisScript:
         return reply
 
     async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        if self._connecting is None or self._loop is not loop:
+            # A connection (and its lock) belongs to one event loop.
+            self._connecting, self._loop = asyncio.Lock(), loop
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
         async with self._connecting:
             connection = self._connection
             if connection is not None and connection.open:
                 return connection
-            loop = asyncio.get_running_loop()
             async with asyncio.timeout(self.timeout):
                 if self.path is not None:
                     _, connection = await loop.create_unix_connection(
