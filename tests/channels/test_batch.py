@@ -41,6 +41,17 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def writer(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[InboundWriter]:
+    """A writer of one lane in place of the runtime's, so that every message queues behind the
+    batch being written."""
+    own = InboundWriter(runtime.db, runtime.hub, lanes=1)
+    own.start()
+    monkeypatch.setattr(runtime, "inbound", own)
+    yield own
+    await own.stop()
+
+
+@pytest.fixture
 async def two_tenants(
     runtime: Runtime, graph: FakeGraph
 ) -> AsyncIterator[list[tuple[SampleTenant, str]]]:
@@ -121,6 +132,7 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
     http: httpx.AsyncClient,
     runtime: Runtime,
     two_tenants: list[tuple[SampleTenant, str]],
+    writer: InboundWriter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (first, first_number), (second, _) = two_tenants
@@ -128,8 +140,8 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
     known = meta.text("Hola", sender="573000000001")
     warm = await post(http, meta.notification(first_number, messages=[known], wa_id="573000000001"))
     assert warm.json()["messages"] == 1
-    left = spy_direct(runtime.inbound, monkeypatch)
-    held = Held(runtime.inbound, monkeypatch)
+    left = spy_direct(writer, monkeypatch)
+    held = Held(writer, monkeypatch)
     # The writer takes this one and waits, while everything below queues behind it.
     blocker = asyncio.create_task(
         post(http, meta.notification(first_number, messages=[meta.text("¿Hay alguien?")]))
@@ -152,7 +164,7 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
     # Meta delivers some notifications twice, at the same time.
     payloads += [payloads[0], payloads[4]]
     tasks = [asyncio.create_task(post(http, payload)) for payload in payloads]
-    await eventually(lambda: runtime.inbound.pending == 3 * len(payloads))
+    await eventually(lambda: writer.pending == 3 * len(payloads))
     # Nothing is answered before its batch has committed, and nothing is stored yet.
     assert not blocker.done()
     assert not any(task.done() for task in tasks)
@@ -218,12 +230,13 @@ async def test_a_failing_message_fails_alone_and_its_retry_is_stored(
     http: httpx.AsyncClient,
     runtime: Runtime,
     two_tenants: list[tuple[SampleTenant, str]],
+    writer: InboundWriter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tenant, number = two_tenants[0]
     poisoned = meta.text("este falla", sender="573002220000")
     others = [meta.text(f"otro {n}", sender=f"5730022200{n:02d}") for n in range(1, 6)]
-    held = Held(runtime.inbound, monkeypatch, fail_on=poisoned["id"])
+    held = Held(writer, monkeypatch, fail_on=poisoned["id"])
     stored_one = batch.ingest_message
 
     async def failing_one(session: Any, tenant: Any, inbound: InboundMessage, **kw: Any) -> Any:
@@ -240,7 +253,7 @@ async def test_a_failing_message_fails_alone_and_its_retry_is_stored(
         asyncio.create_task(post(http, meta.notification(number, messages=[item])))
         for item in [others[0], others[1], poisoned, *others[2:]]
     ]
-    await eventually(lambda: runtime.inbound.pending == 6)
+    await eventually(lambda: writer.pending == 6)
     held.gate.set()
     answers = await asyncio.gather(blocker, *tasks)
     # The batch failed; stored one by one, only the message that fails by itself fails.
@@ -266,6 +279,7 @@ async def test_known_senders_of_several_tenants_take_the_direct_path(
     http: httpx.AsyncClient,
     runtime: Runtime,
     two_tenants: list[tuple[SampleTenant, str]],
+    writer: InboundWriter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     senders = [f"57300333000{n}" for n in range(3)]
@@ -276,8 +290,8 @@ async def test_known_senders_of_several_tenants_take_the_direct_path(
             assert first.json()["messages"] == 1
     tenant, _ = two_tenants[0]
     conversation_id = (await inbound_of(runtime, tenant))[0].conversation_id
-    left = spy_direct(runtime.inbound, monkeypatch)
-    held = Held(runtime.inbound, monkeypatch)
+    left = spy_direct(writer, monkeypatch)
+    held = Held(writer, monkeypatch)
     _, number = two_tenants[0]
     blocker = asyncio.create_task(
         post(http, meta.notification(number, messages=[meta.text("uno", sender=senders[0])]))
@@ -295,7 +309,7 @@ async def test_known_senders_of_several_tenants_take_the_direct_path(
     payloads.append(payloads[1])  # delivered twice in the same batch
     async with runtime.hub.subscribe(tenant.context.id, conversation_id) as stream:
         tasks = [asyncio.create_task(post(http, payload)) for payload in payloads]
-        await eventually(lambda: runtime.inbound.pending == 2 * len(payloads))
+        await eventually(lambda: writer.pending == 2 * len(payloads))
         assert not any(task.done() for task in tasks)
         held.gate.set()
         answers = await asyncio.gather(blocker, *tasks)

@@ -68,6 +68,7 @@ from frontdesk.tenancy.context import TenantContext
 log = structlog.get_logger("frontdesk.channels")
 
 MAX_BATCH: Final = 256
+LANES: Final = 2
 
 _LOOKUP: Final = """
 SELECT i.n, s.contact_id, s.display_name, s.email, s.phone, v.id, v.channel, v.status, m.id
@@ -171,6 +172,7 @@ class _Item:
     tenant: TenantContext
     inbound: InboundMessage
     future: asyncio.Future[Ingested]
+    lane: int = 0
 
     @property
     def key(self) -> tuple[uuid.UUID, str, str]:
@@ -188,51 +190,69 @@ class _Outcome:
         self.committed = True
 
 
+@dataclass(slots=True)
+class _Lane:
+    """One writer task with its queue and its kept connection."""
+
+    queue: deque[_Item] = field(default_factory=deque)
+    wake: asyncio.Event | None = None
+    task: asyncio.Task[None] | None = None
+    connection: AsyncConnection | None = None
+
+
 class InboundWriter:
-    """The process's group-commit writer of inbound messages, one task per database."""
+    """The process's group-commit writer of inbound messages.
+
+    ``lanes`` writer tasks run side by side, each with its own queue and connection, so that
+    one batch's round trips overlap another's; a sender's messages always take the same lane
+    (by tenant, channel and sender), which keeps them in order."""
 
     def __init__(
-        self, db: Database, events: ConversationEvents, *, max_batch: int = MAX_BATCH
+        self,
+        db: Database,
+        events: ConversationEvents,
+        *,
+        max_batch: int = MAX_BATCH,
+        lanes: int = LANES,
     ) -> None:
         self.db = db
         self.events = events
         self.max_batch = max_batch
-        self._queue: deque[_Item] = deque()
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._lanes = [_Lane() for _ in range(max(1, lanes))]
         self._closing = False
         self._postgresql = db.url.startswith("postgresql")
-        self._connection: AsyncConnection | None = None
 
     def start(self) -> None:
-        """Start the writer's task on the running loop (done on first use too)."""
+        """Start the writer's tasks on the running loop (done on first use too)."""
         loop = asyncio.get_running_loop()
-        task = self._task
-        if task is not None and not task.done() and task.get_loop() is loop:
-            return
-        self._wake = asyncio.Event()
-        self._task = loop.create_task(self._run(self._wake), name="inbound-writer")
+        for index, lane in enumerate(self._lanes):
+            task = lane.task
+            if task is not None and not task.done() and task.get_loop() is loop:
+                continue
+            lane.wake = wake = asyncio.Event()
+            lane.task = loop.create_task(self._run(lane, wake), name=f"inbound-writer-{index}")
 
     async def stop(self) -> None:
-        """Store what is waiting, then end the task."""
-        task, self._task = self._task, None
-        if task is not None and not task.done() and self._wake is not None:
-            self._closing = True
-            self._wake.set()
-            try:
-                await task
-            finally:
-                self._closing = False
-        while self._queue:
-            await self._write(self._take())
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.close()
+        """Store what is waiting, then end the tasks."""
+        self._closing = True
+        try:
+            for lane in self._lanes:
+                task, lane.task = lane.task, None
+                if task is not None and not task.done() and lane.wake is not None:
+                    lane.wake.set()
+                    await task
+                while lane.queue:
+                    await self._write(self._take(lane))
+                connection, lane.connection = lane.connection, None
+                if connection is not None:
+                    await connection.close()
+        finally:
+            self._closing = False
 
     @property
     def pending(self) -> int:
-        """Messages waiting for the next batch."""
-        return len(self._queue)
+        """Messages waiting for a batch."""
+        return sum(len(lane.queue) for lane in self._lanes)
 
     async def ingest(self, tenant: TenantContext, inbound: InboundMessage) -> Ingested:
         """Store ``inbound`` for ``tenant`` (once, whatever the provider's retries) with its
@@ -241,28 +261,30 @@ class InboundWriter:
         if not is_plain(inbound):
             async with self.db.session() as session:
                 return await ingest_message(session, tenant, inbound, events=self.events)
-        task = self._task
+        index = hash((tenant.id, inbound.channel, inbound.sender_id)) % len(self._lanes)
+        lane = self._lanes[index]
+        task = lane.task
         if task is None or task.done():
             self.start()
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Item(tenant, inbound, future))
-        if self._wake is not None:
-            self._wake.set()
+        lane.queue.append(_Item(tenant, inbound, future, index))
+        if lane.wake is not None:
+            lane.wake.set()
         return await future
 
-    def _take(self) -> list[_Item]:
-        count = min(len(self._queue), self.max_batch)
-        return [self._queue.popleft() for _ in range(count)]
+    def _take(self, lane: _Lane) -> list[_Item]:
+        count = min(len(lane.queue), self.max_batch)
+        return [lane.queue.popleft() for _ in range(count)]
 
-    async def _run(self, wake: asyncio.Event) -> None:
+    async def _run(self, lane: _Lane, wake: asyncio.Event) -> None:
         while True:
-            if not self._queue:
+            if not lane.queue:
                 if self._closing:
                     return
                 wake.clear()
                 await wake.wait()
                 continue
-            await self._write(self._take())
+            await self._write(self._take(lane))
 
     async def _write(self, items: list[_Item]) -> None:
         """Store ``items`` and answer each once committed; when that fails, store what is not
@@ -336,7 +358,8 @@ class InboundWriter:
         the items left for a unit of work: every message of a sender (or contact) that needs
         more, so that each conversation's messages keep their order."""
         unique, answers = _unique(items)
-        driver = await self._driver()
+        lane = self._lanes[items[0].lane]
+        driver = await self._driver(lane)
         stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
         announce: list[tuple[uuid.UUID, MessageOut]] = []
         deferred: set[Any] = set()
@@ -369,7 +392,7 @@ class InboundWriter:
                 return items
             await driver.execute("COMMIT" if stored else "ROLLBACK")
         except BaseException:
-            await self._drop_connection()
+            await self._drop_connection(lane)
             raise
         if not stored:
             return items
@@ -427,16 +450,16 @@ class InboundWriter:
                 threads.update((n, thread) for n in numbers)
         return threads
 
-    async def _driver(self) -> Any:
-        """The driver connection the writer keeps (taken from the pool once, not per batch)."""
-        if self._connection is None:
-            self._connection = await self.db.engine.connect()
-        raw = await self._connection.get_raw_connection()
+    async def _driver(self, lane: _Lane) -> Any:
+        """The driver connection the lane keeps (taken from the pool once, not per batch)."""
+        if lane.connection is None:
+            lane.connection = await self.db.engine.connect()
+        raw = await lane.connection.get_raw_connection()
         return raw.driver_connection
 
-    async def _drop_connection(self) -> None:
-        """Give up the kept connection after an error (its transaction state is unknown)."""
-        connection, self._connection = self._connection, None
+    async def _drop_connection(self, lane: _Lane) -> None:
+        """Give up the lane's connection after an error (its transaction state is unknown)."""
+        connection, lane.connection = lane.connection, None
         if connection is not None:
             try:
                 await connection.invalidate()
