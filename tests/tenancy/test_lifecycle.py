@@ -23,6 +23,8 @@ from frontdesk.channels.models import TransferCode
 from frontdesk.channels.transfer import TransferCodes
 from frontdesk.conversations.models import Lead
 from frontdesk.conversations.repository import LeadRepository
+from frontdesk.crm.models import CrmRecord
+from frontdesk.crm.service import CrmRecordRepository
 from frontdesk.delivery.endpoints import create_endpoint
 from frontdesk.errors import FrontDeskError
 from frontdesk.runtime import Runtime
@@ -89,11 +91,15 @@ async def populate(client: httpx.AsyncClient, runtime: Runtime, tenant: SampleTe
                 expires_at=utcnow() + HOUR,
             )
         )
-        LeadRepository(session, tenant.context.id).add(
+        lead = LeadRepository(session, tenant.context.id).add(
             Lead(
                 contact_id=uuid.UUID(chat["contact_id"]),
                 conversation_id=uuid.UUID(chat["conversation"]["id"]),
             )
+        )
+        await session.flush()
+        CrmRecordRepository(session, tenant.context.id).add(
+            CrmRecord(lead_id=lead.id, provider="hubspot", contact_ref="1", deal_ref="2")
         )
         mail = await add_connection(
             session,
