@@ -164,7 +164,7 @@ def _wait_ready(running: Server) -> None:
 def publishable_key(url: str) -> str:
     """The owner tenant's publishable key, as the demo page at ``/`` embeds it."""
     page = httpx.get(f"{url}/", timeout=10).text
-    marker = 'key = "'
+    marker = '"publishableKey":"'
     start = page.find(marker)
     if start < 0:
         raise BenchError("no publishable key on the demo page")
