@@ -212,9 +212,15 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
 
 
 async def test_an_answer_means_the_message_is_visible_to_others(
-    http: httpx.AsyncClient, runtime: Runtime, two_tenants: list[tuple[SampleTenant, str]]
+    http: httpx.AsyncClient,
+    runtime: Runtime,
+    two_tenants: list[tuple[SampleTenant, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tenant, number = two_tenants[0]
+    # Two lanes: batches written side by side, each sender's messages in one of them.
+    lanes = InboundWriter(runtime.db, runtime.hub, lanes=2)
+    monkeypatch.setattr(runtime, "inbound", lanes)
 
     async def post_and_look(n: int) -> bool:
         item = meta.text(f"pregunta {n}", sender=f"5730011100{n % 4:02d}")
@@ -223,7 +229,12 @@ async def test_an_answer_means_the_message_is_visible_to_others(
         # Read in another unit of work (another connection): committed, not just written.
         return item["id"] in {m.external_id for m in await inbound_of(runtime, tenant)}
 
-    assert all(await asyncio.gather(*(post_and_look(n) for n in range(24))))
+    try:
+        assert all(await asyncio.gather(*(post_and_look(n) for n in range(24))))
+    finally:
+        await lanes.stop()
+    stored = await inbound_of(runtime, tenant)
+    assert len(stored) == len({m.external_id for m in stored}) == 24
 
 
 async def test_a_failing_message_fails_alone_and_its_retry_is_stored(
