@@ -60,6 +60,7 @@ from frontdesk.conversations.repository import (
 from frontdesk.conversations.schemas import MessageOut
 from frontdesk.delivery import webhooks
 from frontdesk.ids import new_id
+from frontdesk.realtime.hub import Hub
 from frontdesk.store.base import utcnow
 from frontdesk.store.db import Database, driver_connection, on_commit
 from frontdesk.store.scope import bind_tenant, send_binding
@@ -363,7 +364,7 @@ class InboundWriter:
         lane = self._lanes[items[0].lane]
         driver = await self._driver(lane)
         stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
-        announce: list[tuple[uuid.UUID, MessageOut]] = []
+        announce: list[tuple[uuid.UUID, dict[str, Any]]] = []
         deferred: set[Any] = set()
         try:
             begin = "BEGIN; "
@@ -404,11 +405,21 @@ class InboundWriter:
         if wakeup is not None:
             wakeup()
         try:
-            for tenant_id, out in announce:
-                await self.events.message(tenant_id, out)
+            await self._announce(announce)
         except Exception:
             log.exception("ingest.after_commit_failed", size=len(done))
         return [item for item in items if item.key not in stored]
+
+    async def _announce(self, announce: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+        """Tell open streams of the messages just committed. Asked after the commit: a stream
+        that subscribes later reads them from the store when it replays."""
+        events = self.events
+        if type(events) is Hub and not events.subscriber_count:
+            return  # nobody in this process listens, and no other process hears this hub
+        for tenant_id, values in announce:
+            await events.message(
+                tenant_id, MessageOut.model_construct(**{name: values[name] for name in _OUT})
+            )
 
     async def _new_senders(
         self, driver: Any, tenant: TenantContext, items: Sequence[_Item], rows: dict[int, Any]
@@ -520,7 +531,7 @@ class InboundWriter:
             if n not in duplicates
         ]
         if fresh:
-            announce: list[tuple[uuid.UUID, MessageOut]] = []
+            announce: list[tuple[uuid.UUID, dict[str, Any]]] = []
             created = await self._insert(await driver_connection(session), tenant, fresh, announce)
             for message in created.values():
                 if tenant.webhooks and message.message is not None:
@@ -528,8 +539,7 @@ class InboundWriter:
             wakeup = session.info.get("wakeup")
             if wakeup is not None:
                 on_commit(session, wakeup)
-            for tenant_id, out in announce:
-                on_commit(session, functools.partial(self.events.message, tenant_id, out))
+            on_commit(session, functools.partial(self._announce, announce))
             results.update(created)
         return [results[n] for n in range(1, len(items) + 1)]
 
@@ -563,7 +573,7 @@ class InboundWriter:
         driver: Any,
         tenant: TenantContext,
         fresh: Sequence[tuple[int, _Item, ConversationRef]],
-        announce: list[tuple[uuid.UUID, MessageOut]],
+        announce: list[tuple[uuid.UUID, dict[str, Any]]],
     ) -> dict[int, Ingested]:
         """The store statement for one tenant's new messages; their answers by ``n``, and what
         to tell open streams once committed in ``announce``."""
@@ -611,9 +621,7 @@ class InboundWriter:
         for (n, _, _), values in zip(fresh, columns, strict=True):
             del values["rank"]
             values["seq"] = seqs[values["id"]]
-            announce.append(
-                (tenant.id, MessageOut.model_construct(**{name: values[name] for name in _OUT}))
-            )
+            announce.append((tenant.id, values))
             # The ORM object is made only if someone reads it (it costs more than storing).
             results[n] = Ingested(build=functools.partial(Message, tenant_id=tenant.id, **values))
         return results
