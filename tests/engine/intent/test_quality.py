@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from frontdesk.engine.intent import metrics
 from frontdesk.engine.intent.classifier import IntentClassifier
 from frontdesk.engine.intent.data import read_csv
@@ -40,15 +38,11 @@ def test_macro_f1_on_the_independent_set(classifier: IntentClassifier) -> None:
     assert result["macro_f1"] >= metrics.GOAL_MACRO_F1, result["per_label"]
 
 
-# Goals not met yet on the independent set (docs/engine.md has the figures). Strict: the day
-# they are met these tests fail as unexpected passes, and the marks must go.
-@pytest.mark.xfail(reason="purchase_intent precision 0.939 on the independent set", strict=True)
 def test_purchase_precision_on_the_independent_set(classifier: IntentClassifier) -> None:
     result = _independent(classifier)
     assert result["per_label"]["purchase_intent"]["precision"] >= 0.95
 
 
-@pytest.mark.xfail(reason="Spanish 0.953 vs English 0.917 on the independent set", strict=True)
 def test_languages_within_3_points_on_the_independent_set(classifier: IntentClassifier) -> None:
     per_lang = _independent(classifier)["per_lang"]
     assert abs(per_lang["es"]["macro_f1"] - per_lang["en"]["macro_f1"]) <= 0.03, per_lang
