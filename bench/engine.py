@@ -6,7 +6,8 @@ stored as the web chat stores it (``conversations.receive``, committed), then th
 ``engine.decide`` job runs — classifier, score, router, agent, the ``grounded`` provider, the
 guard, the reply and its actions stored — and commits. The baseline, measured in the same run,
 does the same with a canned reply stored instead of the engine's. Reported: p50/p99 of each,
-in milliseconds, and the engine's cost over the baseline.
+in milliseconds, the engine's cost over the baseline, and the SQL statements each decide job
+sends (a count the machine's load cannot blur).
 
     python -m bench.engine --rounds 5
 """
@@ -22,7 +23,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from pydantic import SecretStr
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from tests.engine.conversations.scripts import SCRIPTS
 
 from frontdesk.conversations import service as conversations
@@ -40,7 +45,18 @@ from frontdesk.tenancy.service import create_tenant, to_context
 
 OPEN_HOURS = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 CANNED = Reply(text="Gracias por escribirnos, te respondemos enseguida.", language="es")
-Decide = Callable[[object, OutboxJob], Awaitable[None]]
+Decide = Callable[[AsyncSession, OutboxJob], Awaitable[None]]
+Timings = list[tuple[float, float, float]]
+
+
+class StatementCounter:
+    """Counts the statements an engine sends to the database (``before_cursor_execute``)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def __call__(self, *_: Any) -> None:
+        self.sent += 1
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -61,20 +77,20 @@ async def _tenant(rt: Runtime, slug: str) -> TenantContext:
 
 
 def _canned(rt: Runtime) -> Decide:
-    async def decide(session: object, job: OutboxJob) -> None:
-        tenant = await rt.tenants.by_id(job.tenant_id, session=session)  # type: ignore[arg-type]
+    async def decide(session: AsyncSession, job: OutboxJob) -> None:
+        tenant = await rt.tenants.by_id(job.tenant_id, session=session)
         conversation = await conversations.get_conversation(
-            session,  # type: ignore[arg-type]
+            session,
             tenant,
             uuid.UUID(job.payload["conversation_id"]),
         )
         message = await conversations.get_message(
-            session,  # type: ignore[arg-type]
+            session,
             tenant,
             uuid.UUID(job.payload["message_id"]),
         )
         await conversations.append_reply(
-            session,  # type: ignore[arg-type]
+            session,
             tenant,
             conversation,
             CANNED,
@@ -87,12 +103,17 @@ def _canned(rt: Runtime) -> Decide:
 
 
 async def _play(
-    rt: Runtime, tenant: TenantContext, decide: Decide
-) -> list[tuple[float, float, float]]:
+    rt: Runtime,
+    tenant: TenantContext,
+    decide: Decide,
+    counter: StatementCounter | None = None,
+    statements: list[int] | None = None,
+) -> Timings:
     """Every scripted conversation once; for each message the milliseconds from the message in
     to its reply stored (wall clock and this process's CPU time), and of the decide job alone
-    (wall clock)."""
-    timings: list[tuple[float, float, float]] = []
+    (wall clock). With a ``counter``, each decide job's statement count goes to
+    ``statements``."""
+    timings: Timings = []
     for script in SCRIPTS:
         async with rt.db.session() as session:
             started = await conversations.start_web_conversation(session, tenant, contact_id=None)
@@ -114,23 +135,28 @@ async def _play(
                         "message_id": str(received.message.id),
                     },
                 )
+            sent = counter.sent if counter else 0
             decided = time.perf_counter()
             async with rt.db.session() as session:
                 await decide(session, job)
             end = time.perf_counter()
+            if counter is not None and statements is not None:
+                statements.append(counter.sent - sent)
             used = time.process_time() - cpu
             timings.append(((end - begin) * 1000, used * 1000, (end - decided) * 1000))
     return timings
 
 
-async def measure(url: str, tmp: str, rounds: int) -> dict[str, list[tuple[float, float, float]]]:
+async def measure(
+    url: str, tmp: str, rounds: int
+) -> tuple[dict[str, Timings], dict[str, list[int]]]:
     """The timings of ``rounds`` plays of the suite, engine and baseline, on a migrated
-    database at ``url``."""
+    database at ``url``, and the statements of each decide job in one more play of each."""
     settings = Settings(
         database_url=url,
         data_dir=Path(tmp),
-        secret_key="bench-instance-key-" + "x" * 32,
-        _env_file=None,  # type: ignore[call-arg]
+        secret_key=SecretStr("bench-instance-key-" + "x" * 32),
+        _env_file=None,
     )
     rt = build_runtime(settings)
     rt.engine.clock = lambda: OPEN_HOURS
@@ -143,24 +169,38 @@ async def measure(url: str, tmp: str, rounds: int) -> dict[str, list[tuple[float
     await _play(rt, baseline_tenant, canned)
     gc.collect()
     gc.freeze()
-    results: dict[str, list[tuple[float, float, float]]] = {"engine": [], "baseline": []}
+    results: dict[str, Timings] = {"engine": [], "baseline": []}
     for _ in range(rounds):
         results["baseline"] += await _play(rt, baseline_tenant, canned)
         results["engine"] += await _play(rt, tenant, engine)
     gc.unfreeze()
+    # Counted apart from the timed rounds, so the listener costs them nothing.
+    counter = StatementCounter()
+    event.listen(rt.db.engine.sync_engine, "before_cursor_execute", counter)
+    statements: dict[str, list[int]] = {"engine": [], "baseline": []}
+    await _play(rt, baseline_tenant, canned, counter, statements["baseline"])
+    await _play(rt, tenant, engine, counter, statements["engine"])
+    event.remove(rt.db.engine.sync_engine, "before_cursor_execute", counter)
     await rt.db.dispose()
-    return results
+    return results, statements
 
 
 def main(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         migrate.upgrade(url)
-        results = asyncio.run(measure(url, tmp, rounds))
+        results, statements = asyncio.run(measure(url, tmp, rounds))
     report(results, rounds)
+    for name in ("baseline", "engine"):
+        counts = statements[name]
+        print(
+            f"{name}: SQL statements per decide job, p50 "
+            f"{percentile([float(n) for n in counts], 0.5):g}, max {max(counts)} "
+            "(the transaction's BEGIN included, its COMMIT not)"
+        )
 
 
-def report(results: dict[str, list[tuple[float, float, float]]], rounds: int) -> None:
+def report(results: dict[str, Timings], rounds: int) -> None:
     """The results as a Markdown table (see the module docstring)."""
     print(f"messages: {len(results['engine'])} per path ({rounds} rounds of the suite)")
     print(
