@@ -18,6 +18,7 @@ from sqlalchemy import select
 from frontdesk.channels import batch
 from frontdesk.channels.batch import InboundWriter
 from frontdesk.channels.inbound import InboundMessage
+from frontdesk.channels.ingest import ingest_message
 from frontdesk.conversations.models import ChannelIdentity, Contact, Message
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.runtime import Runtime
@@ -112,6 +113,14 @@ class Held:
 
         monkeypatch.setattr(writer, "_store_batch", held)
 
+    async def occupy(
+        self, http: httpx.AsyncClient, number: str, message: dict[str, Any]
+    ) -> asyncio.Task[httpx.Response]:
+        """Post ``message`` and return once the writer holds it: what is posted next queues."""
+        blocker = asyncio.create_task(post(http, meta.notification(number, messages=[message])))
+        await eventually(lambda: len(self.batches) == 1)
+        return blocker
+
 
 def spy_direct(writer: InboundWriter, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many messages of each batch the direct path (PostgreSQL) left to a unit of work."""
@@ -143,10 +152,7 @@ async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in
     left = spy_direct(writer, monkeypatch)
     held = Held(writer, monkeypatch)
     # The writer takes this one and waits, while everything below queues behind it.
-    blocker = asyncio.create_task(
-        post(http, meta.notification(first_number, messages=[meta.text("¿Hay alguien?")]))
-    )
-    await eventually(lambda: len(held.batches) == 1)
+    blocker = await held.occupy(http, first_number, meta.text("¿Hay alguien?"))
     payloads: list[dict[str, Any]] = []
     written: dict[uuid.UUID, dict[str, list[str]]] = {
         first.context.id: defaultdict(list),
@@ -248,7 +254,7 @@ async def test_a_failing_message_fails_alone_and_its_retry_is_stored(
     poisoned = meta.text("este falla", sender="573002220000")
     others = [meta.text(f"otro {n}", sender=f"5730022200{n:02d}") for n in range(1, 6)]
     held = Held(writer, monkeypatch, fail_on=poisoned["id"])
-    stored_one = batch.ingest_message
+    stored_one = ingest_message
 
     async def failing_one(session: Any, tenant: Any, inbound: InboundMessage, **kw: Any) -> Any:
         if inbound.provider_id == poisoned["id"]:
@@ -256,10 +262,7 @@ async def test_a_failing_message_fails_alone_and_its_retry_is_stored(
         return await stored_one(session, tenant, inbound, **kw)
 
     monkeypatch.setattr(batch, "ingest_message", failing_one)
-    blocker = asyncio.create_task(
-        post(http, meta.notification(number, messages=[meta.text("primero")]))
-    )
-    await eventually(lambda: len(held.batches) == 1)
+    blocker = await held.occupy(http, number, meta.text("primero"))
     tasks = [
         asyncio.create_task(post(http, meta.notification(number, messages=[item])))
         for item in [others[0], others[1], poisoned, *others[2:]]
@@ -304,10 +307,7 @@ async def test_known_senders_of_several_tenants_take_the_direct_path(
     left = spy_direct(writer, monkeypatch)
     held = Held(writer, monkeypatch)
     _, number = two_tenants[0]
-    blocker = asyncio.create_task(
-        post(http, meta.notification(number, messages=[meta.text("uno", sender=senders[0])]))
-    )
-    await eventually(lambda: len(held.batches) == 1)
+    blocker = await held.occupy(http, number, meta.text("uno", sender=senders[0]))
     payloads = [
         meta.notification(
             number,
