@@ -19,6 +19,7 @@ from frontdesk.channels import batch
 from frontdesk.channels.batch import InboundWriter
 from frontdesk.channels.inbound import InboundMessage
 from frontdesk.channels.ingest import ingest_message
+from frontdesk.channels.whatsapp import webhook as whatsapp
 from frontdesk.conversations.models import ChannelIdentity, Contact, Message
 from frontdesk.delivery.models import OutboxJob
 from frontdesk.runtime import Runtime
@@ -342,3 +343,51 @@ async def test_known_senders_of_several_tenants_take_the_direct_path(
         assert {job.payload["message_id"] for job in jobs} == {str(m.id) for m in stored}
     # The open stream of the first sender's conversation was told of its new messages.
     assert [event.event for event in announced] == ["message"] * 3
+
+
+async def test_a_message_stored_meanwhile_by_another_process_is_a_duplicate(
+    backend: str,
+    http: httpx.AsyncClient,
+    runtime: Runtime,
+    two_tenants: list[tuple[SampleTenant, str]],
+    writer: InboundWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the direct path, where another process can get in between, is PostgreSQL's")
+    tenant, number = two_tenants[0]
+    wa_id = "573004440000"
+    first = meta.text("hola", sender=wa_id)
+    hello = await post(http, meta.notification(number, messages=[first], wa_id=wa_id))
+    assert hello.json()["messages"] == 1
+    raced, after = meta.text("la misma", sender=wa_id), meta.text("y otra", sender=wa_id)
+    payload = meta.notification(number, messages=[raced, after], wa_id=wa_id)
+    original = writer._insert
+
+    async def another_process_first(*args: Any) -> Any:
+        # Between the batch's look-up and its store, another process stores the same message.
+        value = payload["entry"][0]["changes"][0]["value"]
+        async with runtime.db.session() as session:
+            await ingest_message(
+                session, tenant.context, whatsapp.parse(value)[0][0], events=runtime.hub
+            )
+        monkeypatch.setattr(writer, "_insert", original)
+        return await original(*args)
+
+    monkeypatch.setattr(writer, "_insert", another_process_first)
+    answer = await post(http, payload)
+    # The batch was undone and stored again one message at a time: the raced one is a
+    # duplicate, the other is stored, after it.
+    assert answer.json() == {"messages": 1, "statuses": 0, "duplicates": 1}
+    stored = await inbound_of(runtime, tenant)
+    assert [m.external_id for m in stored] == [first["id"], raced["id"], after["id"]]
+    async with runtime.db.session() as session, system_scope(session):
+        seqs = list(
+            await session.scalars(
+                select(Message.seq)
+                .where(Message.conversation_id == stored[0].conversation_id)
+                .order_by(Message.seq)
+            )
+        )
+    # No number was lost to the undone batch.
+    assert seqs == list(range(1, len(seqs) + 1))

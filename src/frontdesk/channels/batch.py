@@ -394,6 +394,13 @@ class InboundWriter:
             if begin:  # nothing was begun: everything is left for a unit of work
                 return items
             await driver.execute("COMMIT" if stored else "ROLLBACK")
+        except BatchConflict:
+            try:
+                await driver.execute("ROLLBACK")
+            except BaseException:
+                await self._drop_connection(lane)
+                raise
+            raise
         except BaseException:
             await self._drop_connection(lane)
             raise
