@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -384,12 +384,15 @@ class ConversationRepository(TenantRepository[Conversation]):
         )
         return int(result.scalar_one())
 
-    async def reserve_reply(self, conversation_id: uuid.UUID) -> tuple[int, str]:
+    async def reserve_reply(
+        self, conversation_id: uuid.UUID, *, changes: Mapping[str, Any] | None = None
+    ) -> tuple[int, str]:
         """Reserve the next message number and read the conversation's status in one statement:
         the reservation's row lock is held to commit, so nobody can take or close the
-        conversation between this read and the message stored."""
+        conversation between this read and the message stored. ``changes`` (other columns'
+        new values) are written by the same statement."""
         result = await self.session.execute(
-            _RESERVE_REPLY,
+            _RESERVE_REPLY.values(**changes) if changes else _RESERVE_REPLY,
             {
                 "b_tenant_id": self.tenant_id,
                 "b_conversation_id": conversation_id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -386,11 +387,16 @@ async def append_reply(
     With ``deliver`` the reply's delivery job is written in the same transaction; without it
     (channels whose clients read the store, like web chat) the stored reply is the delivery,
     announced to open streams once committed. Two statements: the number reserved (which
-    locks the conversation's row and reads its status under the lock) and the flush that
-    stores the reply with the conversation's pending changes.
+    locks the conversation's row, reads its status under the lock and writes what the engine
+    changed on the conversation, its state and score) and the flush that stores the reply.
     """
     conversations = ConversationRepository(session, tenant.id)
-    seq, status = await conversations.reserve_reply(conversation.id)
+    # The status read must be the one others set, not this turn's own: it stays pending.
+    changes = _pending_columns(conversation, keep=("status",))
+    with session.no_autoflush:
+        seq, status = await conversations.reserve_reply(conversation.id, changes=changes)
+    for column, value in changes.items():
+        set_committed_value(conversation, column, value)
     if status in ("handoff", "closed"):
         await conversations.release_seq(conversation.id)
         # The person's (or the closing) status wins over anything this turn set.
@@ -412,6 +418,19 @@ async def append_reply(
         deliver=deliver,
         seq=seq,
     )
+
+
+def _pending_columns(row: Any, *, keep: Sequence[str] = ()) -> dict[str, Any]:
+    """The column values changed on ``row`` and not flushed yet (but those in ``keep``)."""
+    state = inspect(row)
+    changed: dict[str, Any] = {}
+    for column in state.mapper.column_attrs:
+        if column.key in keep:
+            continue
+        history = state.attrs[column.key].history
+        if history.added:
+            changed[column.key] = history.added[0]
+    return changed
 
 
 async def append_outbound(

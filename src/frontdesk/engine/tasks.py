@@ -30,9 +30,9 @@ def make_decide(
     a closed one get nothing.
 
     One transaction; on a message inside the history window, and when the engine touches no
-    lead, six statements: the conversation, the recent messages (which also say whether the
-    message is answered), the conversation's engine state and the message's intent, the
-    reply's number reserved (which locks the conversation's row and reads its status) and the
+    lead, five statements: the conversation, the recent messages (which also say whether the
+    message is answered), the reply's number reserved (which locks the conversation's row,
+    reads its status and writes the engine's state and score), the message's intent and the
     reply.
     """
 
