@@ -1,5 +1,6 @@
 """``engine.decide`` answers a message once: a job run again on a message already answered —
-inside the history window or older than it — stores nothing more."""
+inside the history window or older than it — stores nothing more; the reply is stored with the
+engine's state, and steps back when a person took the conversation meanwhile."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.delivery.models import OutboxJob
+from frontdesk.engine.reply import Reply
 from frontdesk.engine.tasks import HISTORY_TURNS, make_decide
 from frontdesk.runtime import Runtime
 from frontdesk.store.scope import system_scope
@@ -136,3 +138,69 @@ async def test_an_unanswered_message_older_than_the_window_is_answered(runtime: 
     await _decide_again(runtime, tenant, message)
 
     assert len(await _replies_to(runtime, message)) == 1
+
+
+async def _append_after(
+    rt: Runtime, tenant: SampleTenant, message: Message, *, taken: bool
+) -> tuple[Message | None, str]:
+    """The engine's reply stored with a changed score pending; ``taken``: a person took the
+    conversation meanwhile (written behind the loaded object's back, as another transaction
+    would). Answers the reply and the status the loaded object ends with."""
+    async with rt.db.session() as session:
+        conversation = await conversations.get_conversation(
+            session, tenant.context, message.conversation_id
+        )
+        conversation.score = 0.77
+        conversation.engine_state = {"turns": 9}
+        if taken:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation.id)
+                .values(status="handoff")
+                .execution_options(synchronize_session=False)
+            )
+        stored = await conversations.append_reply(
+            session,
+            tenant.context,
+            conversation,
+            Reply(text="Hola", language="es"),
+            in_reply_to=message,
+            events=rt.hub,
+            deliver=False,
+        )
+        return stored, conversation.status
+
+
+async def _row(rt: Runtime, conversation_id: uuid.UUID) -> Conversation:
+    async with rt.db.session() as session, system_scope(session):
+        row = await session.get(Conversation, conversation_id)
+    assert row is not None
+    return row
+
+
+async def test_the_reply_and_the_engine_state_are_stored_together(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime, with_pack=False)
+    message = await _receive(runtime, tenant, await _conversation(runtime, tenant))
+    before = await _row(runtime, message.conversation_id)
+
+    stored, status = await _append_after(runtime, tenant, message, taken=False)
+
+    row = await _row(runtime, message.conversation_id)
+    assert stored is not None
+    assert stored.seq == before.last_seq + 1 == row.last_seq
+    assert (row.score, row.engine_state, row.status, status) == (0.77, {"turns": 9}, "open", "open")
+
+
+async def test_a_person_who_took_the_conversation_meanwhile_wins(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime, with_pack=False)
+    message = await _receive(runtime, tenant, await _conversation(runtime, tenant))
+    before = await _row(runtime, message.conversation_id)
+
+    stored, status = await _append_after(runtime, tenant, message, taken=True)
+
+    row = await _row(runtime, message.conversation_id)
+    assert stored is None
+    assert await _replies_to(runtime, message) == []
+    assert (row.status, status) == ("handoff", "handoff")
+    # The number reserved for the reply was given back.
+    assert row.last_seq == before.last_seq
