@@ -391,12 +391,15 @@ async def append_reply(
     changed on the conversation, its state and score) and the flush that stores the reply.
     """
     conversations = ConversationRepository(session, tenant.id)
-    # The status read must be the one others set, not this turn's own: it stays pending.
-    changes = _pending_columns(conversation, keep=("status",))
+    # The status read must be the one others set, not this turn's own: it stays pending, and
+    # the statement's own columns are never taken from the object.
+    changes = _pending_columns(conversation, keep=("status", "last_seq", "updated_at"))
     with session.no_autoflush:
-        seq, status = await conversations.reserve_reply(conversation.id, changes=changes)
-    for column, value in changes.items():
-        set_committed_value(conversation, column, value)
+        seq, status = await conversations.reserve_reply(
+            conversation.id, changes={column: value for column, (_, value) in changes.items()}
+        )
+    for key, value in changes.values():
+        set_committed_value(conversation, key, value)
     if status in ("handoff", "closed"):
         await conversations.release_seq(conversation.id)
         # The person's (or the closing) status wins over anything this turn set.
@@ -420,16 +423,17 @@ async def append_reply(
     )
 
 
-def _pending_columns(row: Any, *, keep: Sequence[str] = ()) -> dict[str, Any]:
-    """The column values changed on ``row`` and not flushed yet (but those in ``keep``)."""
+def _pending_columns(row: Any, *, keep: Sequence[str] = ()) -> dict[str, tuple[str, Any]]:
+    """Column name → (attribute, new value) of what changed on ``row`` and is not flushed yet,
+    but the attributes in ``keep``."""
     state = inspect(row)
-    changed: dict[str, Any] = {}
-    for column in state.mapper.column_attrs:
-        if column.key in keep:
+    changed: dict[str, tuple[str, Any]] = {}
+    for attribute in state.mapper.column_attrs:
+        if attribute.key in keep:
             continue
-        history = state.attrs[column.key].history
+        history = state.attrs[attribute.key].history
         if history.added:
-            changed[column.key] = history.added[0]
+            changed[attribute.columns[0].name] = (attribute.key, history.added[0])
     return changed
 
 
