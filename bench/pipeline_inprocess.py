@@ -13,6 +13,18 @@ one flavour instead.
 ``--layers`` splits the web route's cost: the same canned route with no dependency in an app of
 its own (as an included router), then in Front Desk's app behind the whole ``Pipeline`` (its
 CORS included), then with one and two dependencies that do nothing, then the real route.
+
+``--instructions`` counts instructions instead of timing, the figure no other work on the
+machine disturbs: each measured batch runs inside a call of the builtin ``ascii`` (and nothing
+else in a request calls it), so callgrind counts exactly the batches, one dump each:
+
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=builtin_ascii \
+        --dump-after=builtin_ascii --callgrind-out-file=cg.%p \
+        .venv/bin/python -m bench.pipeline_inprocess --instructions --requests 100
+    grep -h '^totals' cg.*.*     # one line per batch, in the order printed
+
+The tenant and secret caches' clocks are held during the batches: under valgrind a batch takes
+long enough for their 30-second entries to expire, which a server sees once per 30 s.
 """
 
 from __future__ import annotations
@@ -266,6 +278,63 @@ async def run(args: argparse.Namespace) -> None:
                 )
 
 
+class _Counted:
+    """Runs a batch when ``ascii()`` asks for its representation (see ``--instructions``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, batch: Any) -> None:
+        self.loop, self.batch = loop, batch
+
+    def __repr__(self) -> str:
+        self.loop.run_until_complete(self.batch)
+        return "batch"
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """The ``--instructions`` mode: bare and pipeline batches per flavour, each in ``ascii``."""
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory(prefix="frontdesk-inprocess-") as tmp:
+        creds = _prepare(Path(tmp))
+        os.environ.update(_environment(Path(tmp)))
+        from bench.baseline_app import app as bare
+        from bench.pipeline_app import build
+        from frontdesk.observability.logging import configure_logging
+        from frontdesk.settings import Settings
+
+        settings = Settings()
+        configure_logging(settings.log_level, settings.log_format)
+        app = build(settings)
+        lifespan = app.router.lifespan_context(app)
+        loop.run_until_complete(lifespan.__aenter__())
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
+        batch = itertools.count(1)
+
+        async def play(target: App, requests: list[Sample], path: str | None) -> None:
+            for request in requests:
+                status = await _call(target, request, path or request.path)
+                if status != 200:
+                    raise SystemExit(f"{path or request.path} answered {status}")
+
+        targets = (("bare", bare, "/echo"), ("pipeline", app, None))
+        order = []
+        for flavour in args.flavours.split(","):
+            for _, target, path in targets:
+                warm = _requests(flavour, creds, 200, next(batch) * 1_000_000)
+                loop.run_until_complete(play(target, warm, path))
+            rt = app.state.runtime
+            held = time.monotonic()
+            rt.tenants._clock = rt.secrets._clock = lambda: held  # noqa: B023
+            for name, target, path in targets:
+                requests = _requests(flavour, creds, args.requests, next(batch) * 1_000_000)
+                gc.collect()
+                ascii(_Counted(loop, play(target, requests, path)))
+                order.append(f"{flavour}:{name}")
+        loop.run_until_complete(lifespan.__aexit__(None, None, None))
+    print(f"{args.requests} requests per batch, in this order:", " ".join(order))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline_inprocess")
     parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
@@ -284,9 +353,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="measure one app only (to count instructions: run under valgrind with two "
         "--requests and divide the difference)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="mark each batch for callgrind to count (see the module's docstring)",
+    )
     parser.add_argument("--sort", default="tottime", help="the profile's sort key")
     parser.add_argument("--lines", type=int, default=45, help="the profile's rows")
     args = parser.parse_args(argv)
+    if args.instructions:
+        instructions(args)
+        return
     uvloop.run(run(args))
 
 
