@@ -10,8 +10,6 @@ import contextlib
 import os
 import secrets
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,7 +17,6 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -30,6 +27,7 @@ from frontdesk.settings import Settings
 from frontdesk.store import migrate
 from frontdesk.store.roles import grant_app_role
 from frontdesk.tenancy.owner import ensure_owner
+from tests.servers import ThreadedServer, free_port
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
@@ -148,45 +146,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LiveServer:
-    """A real uvicorn server on a free port, in its own thread and event loop."""
+class LiveServer(ThreadedServer):
+    """A real Front Desk server on a free port, in its own thread and event loop."""
 
     def __init__(self, settings: Settings) -> None:
-        self.port = free_port()
-        self.settings = settings.model_copy(update={"port": self.port})
-        config = uvicorn.Config(
-            create_app(self.settings),
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        port = free_port()
+        self.settings = settings.model_copy(update={"port": port})
+        super().__init__(create_app(self.settings), port=port, lifespan="on")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        return self.origin
 
 
 @pytest.fixture

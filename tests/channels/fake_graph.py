@@ -5,19 +5,16 @@ token, records every request, and answers as Meta does — or fails as Meta does
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.conftest import free_port
+from tests.servers import ThreadedServer
 
 TOKEN = "EAAG-test-access-token"
 
@@ -228,34 +225,13 @@ class FakeGraph:
         )
 
 
-class GraphServer:
+class GraphServer(ThreadedServer):
+    name = "the fake Graph API"
+
     def __init__(self) -> None:
         self.graph = FakeGraph()
-        self.port = free_port()
-        config = uvicorn.Config(
-            self.graph.app(),
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(self.graph.app())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v21.0"
-
-    def __enter__(self) -> GraphServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake Graph API did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        return f"{self.origin}/v21.0"

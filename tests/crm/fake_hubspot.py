@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.conftest import free_port
+from tests.servers import ThreadedServer
 
 SINGULAR = {"contacts": "contact", "deals": "deal", "notes": "note"}
 UNIQUE = {"contacts": ("email", "frontdesk_contact_id"), "deals": ("frontdesk_lead_id",)}
@@ -220,34 +217,13 @@ class FakeHubSpot:
         )
 
 
-class HubSpotServer:
+class HubSpotServer(ThreadedServer):
+    name = "the fake HubSpot"
+
     def __init__(self) -> None:
         self.hubspot = FakeHubSpot()
-        self.port = free_port()
-        config = uvicorn.Config(
-            self.hubspot.app(),
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(self.hubspot.app())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> HubSpotServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake HubSpot did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        return self.origin
