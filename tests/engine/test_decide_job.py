@@ -88,22 +88,7 @@ async def test_a_message_older_than_the_window_is_not_answered_twice(runtime: Ru
     conversation_id = await _conversation(runtime, tenant)
     message = await _receive(runtime, tenant, conversation_id)
     await decided(runtime, tenant, str(message.id))
-    async with runtime.db.session() as session:
-        conversation = await conversations.get_conversation(
-            session, tenant.context, conversation_id
-        )
-        for n in range(HISTORY_TURNS):
-            await conversations.append_outbound(
-                session,
-                tenant.context,
-                conversation,
-                sender="agent",
-                text=f"nota {n}",
-                payload={},
-                external_id=None,
-                events=runtime.hub,
-                deliver=False,
-            )
+    await _push_out_of_the_window(runtime, tenant, conversation_id)
 
     await _decide_again(runtime, tenant, message)
 
@@ -118,7 +103,18 @@ async def test_an_unanswered_message_older_than_the_window_is_answered(runtime: 
     async with runtime.db.session() as session, system_scope(session):
         (reply,) = await _replies_to(runtime, message)
         await session.delete(await session.get(Message, reply.id))
-    async with runtime.db.session() as session:
+    await _push_out_of_the_window(runtime, tenant, conversation_id)
+
+    await _decide_again(runtime, tenant, message)
+
+    assert len(await _replies_to(runtime, message)) == 1
+
+
+async def _push_out_of_the_window(
+    rt: Runtime, tenant: SampleTenant, conversation_id: uuid.UUID
+) -> None:
+    """A person's notes, as many as the engine's history window holds, after the message."""
+    async with rt.db.session() as session:
         conversation = await conversations.get_conversation(
             session, tenant.context, conversation_id
         )
@@ -131,13 +127,9 @@ async def test_an_unanswered_message_older_than_the_window_is_answered(runtime: 
                 text=f"nota {n}",
                 payload={},
                 external_id=None,
-                events=runtime.hub,
+                events=rt.hub,
                 deliver=False,
             )
-
-    await _decide_again(runtime, tenant, message)
-
-    assert len(await _replies_to(runtime, message)) == 1
 
 
 async def _append_after(
