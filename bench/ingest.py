@@ -17,7 +17,9 @@ For ``--rounds`` rounds a load generator process (``python -m bench.ingest load`
 the other core) drives each server in turn, the order alternating: ``--connections``
 keep-alive connections, each sending Meta-shaped notifications (one text message, a unique
 ``wamid`` per request, the sender one of ``--contacts`` customers, signed with the app secret)
-back to back; ``--warmup`` seconds unmeasured, then ``--seconds`` measured. Both servers get the
+back to back: first one notification from each of the ``--contacts`` senders (so that every
+customer has written before and the measured runs see the steady state, not first contacts),
+then ``--warmup`` seconds unmeasured, then ``--seconds`` measured. Both servers get the
 very same kind of bytes. Medians over the rounds are checked against the goals (≥ 45 % of the
 bare route's throughput, p99 acknowledgement ≤ 50 ms). Results go to ``bench/results/ingest.json``
 and, with ``--update-docs``, into ``docs/benchmarks.md``.
@@ -108,14 +110,21 @@ class Notifications:
         return (connection * 7919 + number * 104_729) % self.contacts
 
     def body(self, connection: int, number: int, now: int) -> bytes:
-        customer = self.sender(connection, number)
+        customer, wamid = self.sender(connection, number), f"wamid.{self.run}.{connection}.{number}"
+        return self.from_customer(customer, wamid, connection + number, now)
+
+    def first_contact(self, customer: int, now: int) -> bytes:
+        """A notification from ``customer`` with a wamid of its own, for the warm-up."""
+        return self.from_customer(customer, f"wamid.{self.run}.first.{customer}", customer, now)
+
+    def from_customer(self, customer: int, wamid: str, question: int, now: int) -> bytes:
         wa_id = f"57300{customer:07d}"
         message = {
             "from": wa_id,
-            "id": f"wamid.{self.run}.{connection}.{number}",
+            "id": wamid,
             "timestamp": str(now),
             "type": "text",
-            "text": {"body": QUESTIONS[(connection + number) % len(QUESTIONS)]},
+            "text": {"body": QUESTIONS[question % len(QUESTIONS)]},
         }
         value = {
             "messaging_product": "whatsapp",
@@ -140,6 +149,14 @@ class Notifications:
         return {"X-Hub-Signature-256": f"sha256={digest}"}
 
 
+async def _send(connection: Connection, notifications: Notifications, body: bytes) -> None:
+    status, answer = await connection.request("POST", PATH, notifications.headers(body), body)
+    if status != 200:
+        raise HttpError(f"{PATH} answered {status}{_problem_type(answer)}")
+    if orjson.loads(answer).get("messages") != 1:
+        raise HttpError(f"{PATH} stored no new message: {answer[:120]!r}")
+
+
 def _sender(
     connection: Connection, notifications: Notifications, index: int
 ) -> Callable[[str], Coroutine[Any, Any, None]]:
@@ -147,13 +164,21 @@ def _sender(
 
     async def attempt(_text: str) -> None:
         body = notifications.body(index, next(sent), int(time.time()))
-        status, answer = await connection.request("POST", PATH, notifications.headers(body), body)
-        if status != 200:
-            raise HttpError(f"{PATH} answered {status}{_problem_type(answer)}")
-        if orjson.loads(answer).get("messages") != 1:
-            raise HttpError(f"{PATH} stored no new message: {answer[:120]!r}")
+        await _send(connection, notifications, body)
 
     return attempt
+
+
+async def first_contacts(links: Sequence[Connection], notifications: Notifications) -> None:
+    """One notification from every sender, before the timed warm-up: the first message of a
+    customer makes the contact and the conversation, which the steady state does not."""
+    now = int(time.time())
+
+    async def send_from(index: int, link: Connection) -> None:
+        for customer in range(index, notifications.contacts, len(links)):
+            await _send(link, notifications, notifications.first_contact(customer, now))
+
+    await asyncio.gather(*(send_from(index, link) for index, link in enumerate(links)))
 
 
 async def drive(
@@ -171,6 +196,7 @@ async def drive(
     host, port = url.removeprefix("http://").split(":")
     links = [Connection(host, int(port)) for _ in range(connections)]
     try:
+        await first_contacts(links, notifications)
         return await measure(
             "ingest",
             [_sender(link, notifications, i) for i, link in enumerate(links)],

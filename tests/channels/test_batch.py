@@ -31,7 +31,7 @@ from tests.channels.test_whatsapp import eventually
 from tests.factories import SampleTenant, connect_whatsapp, make_tenant
 
 URL = "/webhooks/whatsapp"
-StoreBatch = Callable[[list[Any]], Awaitable[None]]
+StoreBatch = Callable[[Any], Awaitable[None]]
 
 
 @pytest.fixture
@@ -44,9 +44,8 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def writer(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[InboundWriter]:
-    """A writer of one lane in place of the runtime's, so that every message queues behind the
-    batch being written."""
-    own = InboundWriter(runtime.db, runtime.hub, lanes=1)
+    """A writer of the test's own in place of the runtime's, to be held and spied on."""
+    own = InboundWriter(runtime.db, runtime.hub)
     own.start()
     monkeypatch.setattr(runtime, "inbound", own)
     yield own
@@ -104,13 +103,13 @@ class Held:
         self.batches: list[list[str]] = []
         original: StoreBatch = writer._store_batch
 
-        async def held(items: list[Any]) -> None:
-            ids = [item.inbound.provider_id for item in items]
+        async def held(batch: Any) -> None:
+            ids = [item.inbound.provider_id for item in batch.items]
             self.batches.append(ids)
             await self.gate.wait()
             if fail_on in ids:
                 raise RuntimeError("the batch failed")
-            await original(items)
+            await original(batch)
 
         monkeypatch.setattr(writer, "_store_batch", held)
 
@@ -128,13 +127,30 @@ def spy_direct(writer: InboundWriter, monkeypatch: pytest.MonkeyPatch) -> list[i
     left: list[int] = []
     original = writer._direct
 
-    async def spy(items: list[Any]) -> list[Any]:
-        rest = await original(items)
+    async def spy(batch: Any) -> list[Any]:
+        rest = await original(batch)
         left.append(len(rest))
         return rest
 
     monkeypatch.setattr(writer, "_direct", spy)
     return left
+
+
+async def known_sender(
+    backend: str,
+    http: httpx.AsyncClient,
+    two_tenants: list[tuple[SampleTenant, str]],
+    wa_id: str,
+) -> tuple[SampleTenant, str, dict[str, Any]]:
+    """On PostgreSQL (the direct path's), the first tenant, its number and the first message
+    of ``wa_id``, a known sender from then on."""
+    if backend != "postgresql":
+        pytest.skip("the direct path is PostgreSQL's")
+    tenant, number = two_tenants[0]
+    first = meta.text("hola", sender=wa_id)
+    hello = await post(http, meta.notification(number, messages=[first], wa_id=wa_id))
+    assert hello.json()["messages"] == 1
+    return tenant, number, first
 
 
 async def test_concurrent_notifications_are_stored_once_each_in_one_batch_and_in_order(
@@ -222,12 +238,9 @@ async def test_an_answer_means_the_message_is_visible_to_others(
     http: httpx.AsyncClient,
     runtime: Runtime,
     two_tenants: list[tuple[SampleTenant, str]],
-    monkeypatch: pytest.MonkeyPatch,
+    writer: InboundWriter,
 ) -> None:
     tenant, number = two_tenants[0]
-    # Two lanes: batches written side by side, each sender's messages in one of them.
-    lanes = InboundWriter(runtime.db, runtime.hub, lanes=2)
-    monkeypatch.setattr(runtime, "inbound", lanes)
 
     async def post_and_look(n: int) -> bool:
         item = meta.text(f"pregunta {n}", sender=f"5730011100{n % 4:02d}")
@@ -236,12 +249,79 @@ async def test_an_answer_means_the_message_is_visible_to_others(
         # Read in another unit of work (another connection): committed, not just written.
         return item["id"] in {m.external_id for m in await inbound_of(runtime, tenant)}
 
-    try:
-        assert all(await asyncio.gather(*(post_and_look(n) for n in range(24))))
-    finally:
-        await lanes.stop()
+    # Batches overlap (the next one reads while the one before writes and commits).
+    assert all(await asyncio.gather(*(post_and_look(n) for n in range(24))))
     stored = await inbound_of(runtime, tenant)
     assert len(stored) == len({m.external_id for m in stored}) == 24
+
+
+async def test_the_next_batch_reads_while_the_one_before_commits_and_writes_after_it(
+    backend: str,
+    http: httpx.AsyncClient,
+    runtime: Runtime,
+    two_tenants: list[tuple[SampleTenant, str]],
+    writer: InboundWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    known, new = "573005550000", "573005550001"
+    tenant, number, greeting = await known_sender(backend, http, two_tenants, known)
+    # The first batch is held after its writes, before its commit, its row locks taken.
+    written, gate = asyncio.Event(), asyncio.Event()
+    lookups: list[int] = []
+    insert, lookup = writer._insert, writer._lookup
+
+    async def held_insert(*args: Any) -> Any:
+        results = await insert(*args)
+        if not written.is_set():
+            written.set()
+            await gate.wait()
+        return results
+
+    async def counted_lookup(*args: Any) -> Any:
+        rows = await lookup(*args)
+        lookups.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(writer, "_insert", held_insert)
+    monkeypatch.setattr(writer, "_lookup", counted_lookup)
+    first = [meta.text(f"primero {n}", sender=known) for n in range(2)]
+    new_first = meta.text("soy nueva", sender=new)
+    # Several messages of one notification are queued together: each batch is one of these.
+    one = post(http, meta.notification(number, messages=[*first, new_first], wa_id=known))
+    tasks = [asyncio.create_task(one)]
+    await asyncio.wait_for(written.wait(), 10)
+    # The next batch: the same conversation, the new sender again, and a retry of a message
+    # the first batch holds uncommitted.
+    then = [meta.text(f"después {n}", sender=known) for n in range(2)]
+    new_then = meta.text("otra vez yo", sender=new)
+    two = post(http, meta.notification(number, messages=[*then, new_then, first[0]], wa_id=known))
+    tasks.append(asyncio.create_task(two))
+    # It begins and reads while the first still holds its transaction open.
+    await eventually(lambda: len(lookups) == 2)
+    assert lookups == [3, 4]
+    assert not any(task.done() for task in tasks)
+    gate.set()
+    answers = [answer.json() for answer in await asyncio.wait_for(asyncio.gather(*tasks), 30)]
+    assert answers == [
+        {"messages": 3, "statuses": 0, "duplicates": 0},
+        {"messages": 3, "statuses": 0, "duplicates": 1},
+    ]
+    stored = await inbound_of(runtime, tenant)
+    by_conversation: dict[uuid.UUID, list[Message]] = defaultdict(list)
+    for message in stored:
+        by_conversation[message.conversation_id].append(message)
+    # Each conversation's messages numbered (read in that order) as they arrived, the replies
+    # taking numbers in between; the new sender's conversation made once.
+    threads = {
+        messages[0].external_id: [m.external_id for m in messages]
+        for messages in by_conversation.values()
+    }
+    assert threads == {
+        greeting["id"]: [m["id"] for m in [greeting, *first, *then]],
+        new_first["id"]: [new_first["id"], new_then["id"]],
+    }
+    jobs = await decide_jobs_of(runtime, tenant)
+    assert sorted(job.payload["message_id"] for job in jobs) == sorted(str(m.id) for m in stored)
 
 
 async def test_a_failing_message_fails_alone_and_its_retry_is_stored(
@@ -353,13 +433,8 @@ async def test_a_message_stored_meanwhile_by_another_process_is_a_duplicate(
     writer: InboundWriter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("the direct path, where another process can get in between, is PostgreSQL's")
-    tenant, number = two_tenants[0]
     wa_id = "573004440000"
-    first = meta.text("hola", sender=wa_id)
-    hello = await post(http, meta.notification(number, messages=[first], wa_id=wa_id))
-    assert hello.json()["messages"] == 1
+    tenant, number, first = await known_sender(backend, http, two_tenants, wa_id)
     raced, after = meta.text("la misma", sender=wa_id), meta.text("y otra", sender=wa_id)
     payload = meta.notification(number, messages=[raced, after], wa_id=wa_id)
     original = writer._insert

@@ -7,7 +7,9 @@ identity, contact and open conversation, and the duplicate check), one multi-row
 seq reservations, the messages with ``ON CONFLICT DO NOTHING``, their ``engine.decide`` jobs)
 and one ``COMMIT`` for all; each request is answered once that commit is done, so a 200 still
 means stored, and the fixed cost of a unit of work is paid once per batch instead of once per
-message. While a batch is written, the next one gathers.
+message. While a batch writes and commits, the next one (what arrived meanwhile) begins its
+transaction and reads its senders on a second connection; its writes wait for the batch before
+to end, so batches write in arrival order and never wait on each other's row locks.
 
 In the common case (known senders writing in their open conversation, no duplicate, no tenant
 webhook) the batch runs on a connection the writer keeps, with asyncpg alone: ``BEGIN`` and the
@@ -18,8 +20,9 @@ duplicates and ``message.created`` are handled as the one-at-a-time path handles
 What it keeps from storing one message at a time (:func:`frontdesk.channels.ingest.ingest_message`):
 
 * idempotency: a provider message id already stored, or twice in one batch, is a duplicate
-  (answered with the stored message); a concurrent writer in another process that stores the
-  same id first makes the batch fall back to one-at-a-time, where it is a duplicate;
+  (answered with the stored message); a concurrent writer in another process, or the batch
+  before (whose commit the look-up may precede), that stores the same id first makes the batch
+  fall back to one-at-a-time, where it is a duplicate;
 * the order of the messages of one conversation (their seq follows their arrival);
 * row-level security: the batch's transaction is bound to each tenant in turn, and each
   tenant's statements run under its binding;
@@ -69,7 +72,6 @@ from frontdesk.tenancy.context import TenantContext
 log = structlog.get_logger("frontdesk.channels")
 
 MAX_BATCH: Final = 256
-LANES: Final = 1
 
 _LOOKUP: Final = """
 SELECT i.n, s.contact_id, s.display_name, s.email, s.phone, v.id, v.channel, v.status, m.id
@@ -173,7 +175,6 @@ class _Item:
     tenant: TenantContext
     inbound: InboundMessage
     future: asyncio.Future[Ingested]
-    lane: int = 0
 
     @property
     def key(self) -> tuple[uuid.UUID, str, str]:
@@ -191,71 +192,81 @@ class _Outcome:
         self.committed = True
 
 
-@dataclass(slots=True)
-class _Lane:
-    """One writer task with its queue and its kept connection."""
+@dataclass(slots=True, eq=False)
+class _Batch:
+    """The messages stored in one transaction, and its place behind the batch before it."""
 
-    queue: deque[_Item] = field(default_factory=deque)
-    wake: asyncio.Event | None = None
-    task: asyncio.Task[None] | None = None
-    connection: AsyncConnection | None = None
+    items: list[_Item]
+    before: asyncio.Future[None] | None
+    """Done once the batch before has ended (stored and answered, or failed)."""
+    begun: asyncio.Future[None]
+    """Done once this batch has read what it needs: the next one may begin."""
+    ended: asyncio.Future[None]
+
+    async def turn(self) -> None:
+        """Called before the batch's first write: lets the next batch begin (its ``BEGIN``
+        and look-ups overlap this batch's writes and commit), then waits for the batch before
+        to end. So the batches write one after the other, in arrival order, and a batch never
+        waits for a row lock held by one begun after it."""
+        if not self.begun.done():
+            self.begun.set_result(None)
+        if self.before is not None and not self.before.done():
+            await self.before
+
+    def end(self) -> None:
+        for future in (self.begun, self.ended):
+            if not future.done():
+                future.set_result(None)
 
 
 class InboundWriter:
     """The process's group-commit writer of inbound messages.
 
-    ``lanes`` writer tasks run side by side, each with its own queue and connection, so that
-    one batch's round trips overlap another's where the database's latency, not the process's
-    CPU, bounds the rate; a sender's messages always take the same lane (by tenant, channel and
-    sender), which keeps them in order. One lane by default: more make smaller batches, which
-    cost more CPU per message (≈ 70 µs more with two lanes at 64 requests in flight)."""
+    One queue, and up to two batches in flight on two connections: while a batch writes and
+    commits, the next one (everything that arrived meanwhile) begins its transaction and
+    reads its senders, so that the process parses requests instead of waiting for the
+    database. Its writes wait for the batch before to end (:meth:`_Batch.turn`)."""
 
-    def __init__(
-        self,
-        db: Database,
-        events: ConversationEvents,
-        *,
-        max_batch: int = MAX_BATCH,
-        lanes: int = LANES,
-    ) -> None:
+    def __init__(self, db: Database, events: ConversationEvents, *, max_batch: int = MAX_BATCH):
         self.db = db
         self.events = events
         self.max_batch = max_batch
-        self._lanes = [_Lane() for _ in range(max(1, lanes))]
+        self._queue: deque[_Item] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._idle: list[AsyncConnection] = []
         self._closing = False
         self._postgresql = db.url.startswith("postgresql")
 
     def start(self) -> None:
-        """Start the writer's tasks on the running loop (done on first use too)."""
+        """Start the writer's task on the running loop (done on first use too)."""
         loop = asyncio.get_running_loop()
-        for index, lane in enumerate(self._lanes):
-            task = lane.task
-            if task is not None and not task.done() and task.get_loop() is loop:
-                continue
-            lane.wake = wake = asyncio.Event()
-            lane.task = loop.create_task(self._run(lane, wake), name=f"inbound-writer-{index}")
+        task = self._task
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return
+        self._wake = wake = asyncio.Event()
+        self._task = loop.create_task(self._run(wake), name="inbound-writer")
 
     async def stop(self) -> None:
-        """Store what is waiting, then end the tasks."""
+        """Store what is waiting, then end the task and close the connections."""
         self._closing = True
         try:
-            for lane in self._lanes:
-                task, lane.task = lane.task, None
-                if task is not None and not task.done() and lane.wake is not None:
-                    lane.wake.set()
-                    await task
-                while lane.queue:
-                    await self._write(self._take(lane))
-                connection, lane.connection = lane.connection, None
-                if connection is not None:
-                    await connection.close()
+            task, self._task = self._task, None
+            if task is not None and not task.done() and self._wake is not None:
+                self._wake.set()
+                await task
+            while self._queue:
+                await self._write(self._next_batch(None))
+            idle, self._idle = self._idle, []
+            for connection in idle:
+                await connection.close()
         finally:
             self._closing = False
 
     @property
     def pending(self) -> int:
         """Messages waiting for a batch."""
-        return sum(len(lane.queue) for lane in self._lanes)
+        return len(self._queue)
 
     async def ingest(self, tenant: TenantContext, inbound: InboundMessage) -> Ingested:
         """Store ``inbound`` for ``tenant`` (once, whatever the provider's retries) with its
@@ -264,45 +275,73 @@ class InboundWriter:
         if not is_plain(inbound):
             async with self.db.session() as session:
                 return await ingest_message(session, tenant, inbound, events=self.events)
-        index = hash((tenant.id, inbound.channel, inbound.sender_id)) % len(self._lanes)
-        lane = self._lanes[index]
-        task = lane.task
+        task = self._task
         if task is None or task.done():
             self.start()
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
-        lane.queue.append(_Item(tenant, inbound, future, index))
-        if lane.wake is not None:
-            lane.wake.set()
+        self._queue.append(_Item(tenant, inbound, future))
+        wake = self._wake
+        if wake is not None and not wake.is_set():
+            wake.set()
         return await future
 
-    def _take(self, lane: _Lane) -> list[_Item]:
-        count = min(len(lane.queue), self.max_batch)
-        return [lane.queue.popleft() for _ in range(count)]
+    def _next_batch(self, before: _Batch | None) -> _Batch:
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        items = [queue.popleft() for _ in range(min(len(queue), self.max_batch))]
+        return _Batch(
+            items,
+            before.ended if before is not None else None,
+            loop.create_future(),
+            loop.create_future(),
+        )
 
-    async def _run(self, lane: _Lane, wake: asyncio.Event) -> None:
-        while True:
-            if not lane.queue:
-                if self._closing:
-                    return
-                wake.clear()
-                await wake.wait()
-                continue
-            await self._write(self._take(lane))
-
-    async def _write(self, items: list[_Item]) -> None:
-        """Store ``items`` and answer each once committed; when that fails, store what is not
-        answered yet one at a time, so that only what fails by itself fails."""
+    async def _run(self, wake: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        writing: set[asyncio.Task[None]] = set()
+        before: _Batch | None = None
         try:
-            await self._store_batch(items)
+            while True:
+                if not self._queue:
+                    if self._closing:
+                        break
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                batch = self._next_batch(before)
+                task = loop.create_task(self._write(batch))
+                writing.add(task)
+                task.add_done_callback(writing.discard)
+                # The next batch begins once this one has read what it needs and the one
+                # before has ended: two in flight at most.
+                await batch.begun
+                if before is not None:
+                    await before.ended
+                before = batch
+            if before is not None:
+                await before.ended
         except asyncio.CancelledError:
-            for item in items:
+            for task in writing:
+                task.cancel()
+            raise
+
+    async def _write(self, batch: _Batch) -> None:
+        """Store the batch and answer each message once committed; when that fails, store
+        what is not answered yet one at a time, so that only what fails by itself fails."""
+        try:
+            await self._store_batch(batch)
+        except asyncio.CancelledError:
+            for item in batch.items:
                 if not item.future.done():
                     item.future.cancel()
             raise
         except Exception as exc:
             if not isinstance(exc, BatchConflict):
-                log.warning("ingest.batch_failed", size=len(items), error=type(exc).__name__)
-            await self._one_by_one([item for item in items if not item.future.done()])
+                log.warning("ingest.batch_failed", size=len(batch.items), error=type(exc).__name__)
+            await batch.turn()
+            await self._one_by_one([item for item in batch.items if not item.future.done()])
+        finally:
+            batch.end()
 
     async def _one_by_one(self, items: list[_Item]) -> None:
         for item in items:
@@ -318,11 +357,12 @@ class InboundWriter:
             if not item.future.done():
                 item.future.set_result(result)
 
-    async def _store_batch(self, items: list[_Item]) -> None:
-        """Store ``items`` and answer each once its transaction has committed: on PostgreSQL
-        the common case directly, then the rest (if any) in a unit of work."""
-        rest = await self._direct(items) if self._postgresql else items
+    async def _store_batch(self, batch: _Batch) -> None:
+        """Store the batch and answer each message once its transaction has committed: on
+        PostgreSQL the common case directly, then the rest (if any) in a unit of work."""
+        rest = await self._direct(batch) if self._postgresql else batch.items
         if rest:
+            await batch.turn()
             await self._in_session(rest)
 
     async def _in_session(self, items: list[_Item]) -> None:
@@ -353,16 +393,22 @@ class InboundWriter:
             log.exception("ingest.after_commit_failed", size=len(items))
         _resolve(items, outcome.results)
 
-    async def _direct(self, items: list[_Item]) -> list[_Item]:
+    async def _direct(self, batch: _Batch) -> list[_Item]:
         """PostgreSQL, the common case: known senders writing in their open conversation (no
-        duplicate, nothing new about them, no tenant webhook), stored on the writer's own
-        connection with the driver alone in four round trips (``BEGIN`` with the tenant
+        duplicate, nothing new about them, no tenant webhook), stored on a connection the
+        writer keeps, with the driver alone in four round trips (``BEGIN`` with the tenant
         binding, the look-up, the store, ``COMMIT``) and answered once committed. Returns
         the items left for a unit of work: every message of a sender (or contact) that needs
-        more, so that each conversation's messages keep their order."""
+        more, so that each conversation's messages keep their order.
+
+        The look-up may run while the batch before still writes: what that batch stores
+        meanwhile is met by the writes, which come after it has ended (a sender it made is
+        left to the unit of work, a message it stored makes a :class:`BatchConflict`)."""
+        items = batch.items
         unique, answers = _unique(items)
-        lane = self._lanes[items[0].lane]
-        driver = await self._driver(lane)
+        connection = await self._connection()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
         stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
         announce: list[tuple[uuid.UUID, dict[str, Any]]] = []
         deferred: set[Any] = set()
@@ -378,6 +424,7 @@ class InboundWriter:
                 threads = {
                     n: _open_thread(item.inbound, rows[n]) for n, item in enumerate(group, 1)
                 }
+                await batch.turn()
                 threads.update(await self._new_senders(driver, tenant, group, rows))
                 for n, item in enumerate(group, start=1):
                     if threads[n] is None:
@@ -391,19 +438,20 @@ class InboundWriter:
                 if fresh:
                     results = await self._insert(driver, tenant, fresh, announce)
                     stored.update((item.key, results[n]) for n, item, _ in fresh)
-            if begin:  # nothing was begun: everything is left for a unit of work
-                return items
-            await driver.execute("COMMIT" if stored else "ROLLBACK")
+            if not begin:
+                await driver.execute("COMMIT" if stored else "ROLLBACK")
         except BatchConflict:
             try:
                 await driver.execute("ROLLBACK")
             except BaseException:
-                await self._drop_connection(lane)
+                await _drop(connection)
                 raise
+            self._idle.append(connection)
             raise
         except BaseException:
-            await self._drop_connection(lane)
+            await _drop(connection)
             raise
+        self._idle.append(connection)
         if not stored:
             return items
         done = [item for item in items if item.key in stored]
@@ -470,22 +518,12 @@ class InboundWriter:
                 threads.update((n, thread) for n in numbers)
         return threads
 
-    async def _driver(self, lane: _Lane) -> Any:
-        """The driver connection the lane keeps (taken from the pool once, not per batch)."""
-        if lane.connection is None:
-            lane.connection = await self.db.engine.connect()
-        raw = await lane.connection.get_raw_connection()
-        return raw.driver_connection
-
-    async def _drop_connection(self, lane: _Lane) -> None:
-        """Give up the lane's connection after an error (its transaction state is unknown)."""
-        connection, lane.connection = lane.connection, None
-        if connection is not None:
-            try:
-                await connection.invalidate()
-                await connection.close()
-            except Exception:
-                log.warning("ingest.connection_drop_failed")
+    async def _connection(self) -> AsyncConnection:
+        """A connection the writer keeps (taken from the pool once, not per batch): one per
+        batch in flight."""
+        if self._idle:
+            return self._idle.pop()
+        return await self.db.engine.connect()
 
     async def _lookup(
         self, driver: Any, tenant: TenantContext, items: Sequence[_Item]
@@ -632,6 +670,15 @@ class InboundWriter:
             # The ORM object is made only if someone reads it (it costs more than storing).
             results[n] = Ingested(build=functools.partial(Message, tenant_id=tenant.id, **values))
         return results
+
+
+async def _drop(connection: AsyncConnection) -> None:
+    """Give up a kept connection after an error (its transaction state is unknown)."""
+    try:
+        await connection.invalidate()
+        await connection.close()
+    except Exception:
+        log.warning("ingest.connection_drop_failed")
 
 
 def _binding(tenant_id: uuid.UUID) -> str:
