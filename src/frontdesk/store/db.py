@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 
 from frontdesk.settings import Settings
 from frontdesk.store.scope import ScopedSession
+from frontdesk.store.sqlite import one_trip_dbapi
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -44,7 +45,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(
+            url, module=one_trip_dbapi(), pool_size=1, max_overflow=0, pool_timeout=60
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
