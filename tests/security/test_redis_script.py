@@ -47,6 +47,37 @@ async def test_concurrent_calls_each_get_their_own_reply(redis_url: str) -> None
         await script.aclose()
 
 
+async def test_the_calls_of_one_pass_of_the_event_loop_go_out_in_one_write(
+    redis_url: str,
+) -> None:
+    script = _script(redis_url)
+    keys = [_key() for _ in range(20)]
+    redis = Redis.from_url(redis_url)
+    try:
+        assert await script(keys=[keys[0]], args=[1]) == 1  # connected
+        connection = script._connection
+        assert connection is not None
+        assert connection.transport is not None
+        transport, writes = connection.transport, []
+        write = transport.write
+
+        def counted(data: bytes) -> None:
+            writes.append(data)
+            write(data)
+
+        transport.write = counted  # type: ignore[method-assign]
+        replies = await asyncio.gather(*(script(keys=[key], args=[2]) for key in keys))
+        assert replies == [3] + [2] * 19
+        assert len(writes) == 1
+        assert await script(keys=[keys[1]], args=[1]) == 3  # the next pass: a write of its own
+        assert len(writes) == 2
+        assert not connection.waiting
+    finally:
+        await redis.delete(*keys)
+        await redis.aclose()
+        await script.aclose()
+
+
 async def test_a_script_the_server_does_not_hold_is_sent_as_text(redis_url: str) -> None:
     # A script of its own (its text is new to the server), as after a restart or SCRIPT FLUSH.
     script = _script(redis_url, f"{INCR} -- {uuid.uuid4().hex}")
