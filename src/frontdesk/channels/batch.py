@@ -43,6 +43,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
@@ -175,10 +176,8 @@ class _Item:
     tenant: TenantContext
     inbound: InboundMessage
     future: asyncio.Future[Ingested]
-
-    @property
-    def key(self) -> tuple[uuid.UUID, str, str]:
-        return (self.tenant.id, self.inbound.channel, self.inbound.provider_id)
+    key: tuple[uuid.UUID, str, str]
+    """The message's identity: its tenant, channel and provider message id."""
 
 
 @dataclass(slots=True)
@@ -279,7 +278,8 @@ class InboundWriter:
         if task is None or task.done():
             self.start()
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Item(tenant, inbound, future))
+        key = (tenant.id, inbound.channel, inbound.provider_id)
+        self._queue.append(_Item(tenant, inbound, future, key))
         wake = self._wake
         if wake is not None and not wake.is_set():
             wake.set()
@@ -410,7 +410,7 @@ class InboundWriter:
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
         stored: dict[tuple[uuid.UUID, str, str], Ingested] = {}
-        announce: list[tuple[uuid.UUID, dict[str, Any]]] = []
+        announce: list[_Stored] = []
         deferred: set[Any] = set()
         try:
             begin = "BEGIN; "
@@ -433,7 +433,7 @@ class InboundWriter:
                     (n, item, thread)
                     for n, item in enumerate(group, start=1)
                     if (thread := threads[n]) is not None
-                    and deferred.isdisjoint(_marks(item, rows[n]))
+                    and (not deferred or deferred.isdisjoint(_marks(item, rows[n])))
                 ]
                 if fresh:
                     results = await self._insert(driver, tenant, fresh, announce)
@@ -465,15 +465,16 @@ class InboundWriter:
             log.exception("ingest.after_commit_failed", size=len(done))
         return [item for item in items if item.key not in stored]
 
-    async def _announce(self, announce: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    async def _announce(self, announce: list[_Stored]) -> None:
         """Tell open streams of the messages just committed. Asked after the commit: a stream
         that subscribes later reads them from the store when it replays."""
         events = self.events
         if type(events) is Hub and not events.subscriber_count:
             return  # nobody in this process listens, and no other process hears this hub
-        for tenant_id, values in announce:
+        for stored in announce:
+            values = _columns(*stored)
             await events.message(
-                tenant_id, MessageOut.model_construct(**{name: values[name] for name in _OUT})
+                stored[0], MessageOut.model_construct(**{name: values[name] for name in _OUT})
             )
 
     async def _new_senders(
@@ -576,7 +577,7 @@ class InboundWriter:
             if n not in duplicates
         ]
         if fresh:
-            announce: list[tuple[uuid.UUID, dict[str, Any]]] = []
+            announce: list[_Stored] = []
             created = await self._insert(await driver_connection(session), tenant, fresh, announce)
             for message in created.values():
                 if tenant.webhooks and message.message is not None:
@@ -618,57 +619,46 @@ class InboundWriter:
         driver: Any,
         tenant: TenantContext,
         fresh: Sequence[tuple[int, _Item, ConversationRef]],
-        announce: list[tuple[uuid.UUID, dict[str, Any]]],
+        announce: list[_Stored],
     ) -> dict[int, Ingested]:
         """The store statement for one tenant's new messages; their answers by ``n``, and what
         to tell open streams once committed in ``announce``."""
         now = utcnow()
         ranks: dict[uuid.UUID, int] = {}
-        columns: list[dict[str, Any]] = []
-        for _, item, thread in fresh:
-            ranks[thread.id] = ranks.get(thread.id, 0) + 1
-            inbound = item.inbound
-            columns.append(
-                {
-                    "id": new_id(),
-                    "conversation_id": thread.id,
-                    "created_at": now,
-                    "direction": "in",
-                    "channel": inbound.channel,
-                    "sender": "customer",
-                    "text": inbound.text,
-                    "payload": payload_of(inbound),
-                    "status": "received",
-                    "external_id": inbound.provider_id,
-                    "rank": ranks[thread.id],
-                }
-            )
+        ids: list[uuid.UUID] = []
+        conversation_ids: list[uuid.UUID] = []
+        numbers: list[int] = []
+        for _, _, thread in fresh:
+            rank = ranks[thread.id] = ranks.get(thread.id, 0) + 1
+            ids.append(new_id())
+            conversation_ids.append(thread.id)
+            numbers.append(rank)
+        inbound = [item.inbound for _, item, _ in fresh]
         rows = await driver.fetch(
             _STORE,
             tenant.id,
-            [c["id"] for c in columns],
-            [c["conversation_id"] for c in columns],
-            [c["rank"] for c in columns],
-            [c["channel"] for c in columns],
-            [c["text"] for c in columns],
-            [orjson.dumps(c["payload"]).decode() for c in columns],
-            [c["external_id"] for c in columns],
-            [new_id() for _ in columns],
+            ids,
+            conversation_ids,
+            numbers,
+            [message.channel for message in inbound],
+            [message.text for message in inbound],
+            [orjson.dumps(payload_of(message)).decode() for message in inbound],
+            [message.provider_id for message in inbound],
+            [new_id() for _ in ids],
             now,
             conversations.DECIDE_JOB,
             DEFAULT_MAX_ATTEMPTS,
             list(ranks),
         )
-        if len(rows) != len(columns):
+        if len(rows) != len(ids):
             raise BatchConflict("a message of the batch was stored meanwhile")
-        seqs = {row[0]: row[1] for row in rows}
+        seqs = dict(rows)
         results: dict[int, Ingested] = {}
-        for (n, _, _), values in zip(fresh, columns, strict=True):
-            del values["rank"]
-            values["seq"] = seqs[values["id"]]
-            announce.append((tenant.id, values))
+        for (n, item, thread), message_id in zip(fresh, ids, strict=True):
+            stored = (tenant.id, message_id, thread.id, seqs[message_id], now, item.inbound)
+            announce.append(stored)
             # The ORM object is made only if someone reads it (it costs more than storing).
-            results[n] = Ingested(build=functools.partial(Message, tenant_id=tenant.id, **values))
+            results[n] = Ingested(build=functools.partial(_message, *stored))
         return results
 
 
@@ -679,6 +669,40 @@ async def _drop(connection: AsyncConnection) -> None:
         await connection.close()
     except Exception:
         log.warning("ingest.connection_drop_failed")
+
+
+_Stored = tuple[uuid.UUID, uuid.UUID, uuid.UUID, int, datetime, InboundMessage]
+"""A message the batch stored: its tenant, id, conversation, seq, creation time and what came
+in."""
+
+
+def _columns(
+    tenant_id: uuid.UUID,
+    message_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    seq: int,
+    created_at: datetime,
+    inbound: InboundMessage,
+) -> dict[str, Any]:
+    """The stored message's columns, as the store statement wrote them."""
+    return {
+        "id": message_id,
+        "tenant_id": tenant_id,
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "created_at": created_at,
+        "direction": "in",
+        "channel": inbound.channel,
+        "sender": "customer",
+        "text": inbound.text,
+        "payload": payload_of(inbound),
+        "status": "received",
+        "external_id": inbound.provider_id,
+    }
+
+
+def _message(*stored: Any) -> Message:
+    return Message(**_columns(*stored))
 
 
 def _binding(tenant_id: uuid.UUID) -> str:
