@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -265,24 +266,23 @@ async def test_the_next_batch_reads_while_the_one_before_commits_and_writes_afte
 ) -> None:
     known, new = "573005550000", "573005550001"
     tenant, number, greeting = await known_sender(backend, http, two_tenants, known)
-    # The first batch is held after its writes, before its commit, its row locks taken.
+    # The first batch is held at its commit, its rows written and their locks taken.
     written, gate = asyncio.Event(), asyncio.Event()
     lookups: list[int] = []
-    insert, lookup = writer._insert, writer._lookup
+    execute, lookup = asyncpg.Connection.execute, writer._lookup
 
-    async def held_insert(*args: Any) -> Any:
-        results = await insert(*args)
-        if not written.is_set():
+    async def held_commit(self: asyncpg.Connection, query: str, *args: Any, **kw: Any) -> Any:
+        if query == "COMMIT" and not written.is_set():
             written.set()
             await gate.wait()
-        return results
+        return await execute(self, query, *args, **kw)
 
     async def counted_lookup(*args: Any) -> Any:
         rows = await lookup(*args)
         lookups.append(len(rows))
         return rows
 
-    monkeypatch.setattr(writer, "_insert", held_insert)
+    monkeypatch.setattr(asyncpg.Connection, "execute", held_commit)
     monkeypatch.setattr(writer, "_lookup", counted_lookup)
     first = [meta.text(f"primero {n}", sender=known) for n in range(2)]
     new_first = meta.text("soy nueva", sender=new)

@@ -7,9 +7,9 @@ identity, contact and open conversation, and the duplicate check), one multi-row
 seq reservations, the messages with ``ON CONFLICT DO NOTHING``, their ``engine.decide`` jobs)
 and one ``COMMIT`` for all; each request is answered once that commit is done, so a 200 still
 means stored, and the fixed cost of a unit of work is paid once per batch instead of once per
-message. While a batch writes and commits, the next one (what arrived meanwhile) begins its
-transaction and reads its senders on a second connection; its writes wait for the batch before
-to end, so batches write in arrival order and never wait on each other's row locks.
+message. While a batch commits, the next one (what arrived meanwhile) begins its transaction
+and reads its senders on a second connection; its writes wait for the batch before to end, so
+batches write in arrival order and never wait on each other's row locks.
 
 In the common case (known senders writing in their open conversation, no duplicate, no tenant
 webhook) the batch runs on a connection the writer keeps, with asyncpg alone: ``BEGIN`` and the
@@ -199,16 +199,18 @@ class _Batch:
     before: asyncio.Future[None] | None
     """Done once the batch before has ended (stored and answered, or failed)."""
     begun: asyncio.Future[None]
-    """Done once this batch has read what it needs: the next one may begin."""
+    """Done once the next batch may begin: this one commits (or has ended)."""
     ended: asyncio.Future[None]
 
-    async def turn(self) -> None:
-        """Called before the batch's first write: lets the next batch begin (its ``BEGIN``
-        and look-ups overlap this batch's writes and commit), then waits for the batch before
-        to end. So the batches write one after the other, in arrival order, and a batch never
-        waits for a row lock held by one begun after it."""
+    def let_next_begin(self) -> None:
+        """The next batch may begin: its ``BEGIN`` and look-ups overlap this one's commit."""
         if not self.begun.done():
             self.begun.set_result(None)
+
+    async def turn(self) -> None:
+        """Called before the batch's first write: waits for the batch before to end. So the
+        batches write one after the other, in arrival order, and a batch never waits for a
+        row lock held by one begun after it."""
         if self.before is not None and not self.before.done():
             await self.before
 
@@ -221,10 +223,10 @@ class _Batch:
 class InboundWriter:
     """The process's group-commit writer of inbound messages.
 
-    One queue, and up to two batches in flight on two connections: while a batch writes and
-    commits, the next one (everything that arrived meanwhile) begins its transaction and
-    reads its senders, so that the process parses requests instead of waiting for the
-    database. Its writes wait for the batch before to end (:meth:`_Batch.turn`)."""
+    One queue, and up to two batches in flight on two connections: while a batch commits, the
+    next one (everything that arrived meanwhile) begins its transaction and reads its
+    senders, so that a round trip of each batch is hidden behind the other's. Its writes wait
+    for the batch before to end (:meth:`_Batch.turn`)."""
 
     def __init__(self, db: Database, events: ConversationEvents, *, max_batch: int = MAX_BATCH):
         self.db = db
@@ -312,8 +314,8 @@ class InboundWriter:
                 task = loop.create_task(self._write(batch))
                 writing.add(task)
                 task.add_done_callback(writing.discard)
-                # The next batch begins once this one has read what it needs and the one
-                # before has ended: two in flight at most.
+                # The next batch begins once this one commits and the one before has ended:
+                # two in flight at most.
                 await batch.begun
                 if before is not None:
                     await before.ended
@@ -338,6 +340,7 @@ class InboundWriter:
         except Exception as exc:
             if not isinstance(exc, BatchConflict):
                 log.warning("ingest.batch_failed", size=len(batch.items), error=type(exc).__name__)
+            batch.let_next_begin()
             await batch.turn()
             await self._one_by_one([item for item in batch.items if not item.future.done()])
         finally:
@@ -362,6 +365,7 @@ class InboundWriter:
         PostgreSQL the common case directly, then the rest (if any) in a unit of work."""
         rest = await self._direct(batch) if self._postgresql else batch.items
         if rest:
+            batch.let_next_begin()
             await batch.turn()
             await self._in_session(rest)
 
@@ -401,7 +405,7 @@ class InboundWriter:
         the items left for a unit of work: every message of a sender (or contact) that needs
         more, so that each conversation's messages keep their order.
 
-        The look-up may run while the batch before still writes: what that batch stores
+        The look-up may run while the batch before commits: what that batch stores
         meanwhile is met by the writes, which come after it has ended (a sender it made is
         left to the unit of work, a message it stored makes a :class:`BatchConflict`)."""
         items = batch.items
@@ -439,6 +443,7 @@ class InboundWriter:
                     results = await self._insert(driver, tenant, fresh, announce)
                     stored.update((item.key, results[n]) for n, item, _ in fresh)
             if not begin:
+                batch.let_next_begin()
                 await driver.execute("COMMIT" if stored else "ROLLBACK")
         except BatchConflict:
             try:
