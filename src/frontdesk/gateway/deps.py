@@ -34,6 +34,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import Forbidden, FrontDeskError, Unauthorized
+from frontdesk.observability.logging import bind_request
 from frontdesk.runtime import Runtime
 from frontdesk.security.audit import record, record_detached
 from frontdesk.security.client_ip import ip_bucket
@@ -386,7 +387,7 @@ def _admit(request: Request, context: TenantContext) -> TenantContext:
     state = _state(request)
     state["tenant"] = context.slug
     state[TENANT] = context
-    structlog.contextvars.bind_contextvars(tenant=context.slug)
+    bind_request(tenant=context.slug)
     return context
 
 

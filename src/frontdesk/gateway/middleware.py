@@ -8,11 +8,11 @@ use: it guards the instance, so it costs no round trip to a shared store.
 
 from __future__ import annotations
 
-import contextvars
+import logging
 import os
-import time
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network
+from time import perf_counter
 from typing import Any
 
 import orjson
@@ -20,7 +20,6 @@ import structlog
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIRouter
-from prometheus_client import Counter, Histogram
 from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Mount
@@ -28,7 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.gateway.cors import TenantCors
 from frontdesk.gateway.deps import RESPONSE_HEADERS, EarlyDependency, lift
-from frontdesk.observability.metrics import Metrics
+from frontdesk.observability.logging import begin_request
+from frontdesk.observability.metrics import Metrics, RequestSeries
 from frontdesk.security.client_ip import client_ip, ip_bucket
 from frontdesk.security.cors import Headers, security_headers
 from frontdesk.security.ratelimit import LimitKey, RateLimiter
@@ -72,8 +72,6 @@ class _RandomIds:
 
 
 _random_ids = _RandomIds()
-_bound = contextvars.ContextVar("frontdesk_request_bound", default=False)
-"""Whether a request bound log context in this context already (then it is cleared first)."""
 
 
 def _request_id(headers: dict[bytes, bytes]) -> str:
@@ -112,14 +110,41 @@ class Pipeline:
         self.flood = flood_per_minute
         self.baseline = security_headers(html=False, tls=False)
         self.baseline_names = frozenset(name for name, _ in self.baseline)
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._series: dict[tuple[str, str, int], RequestSeries] = {}
         self._flood_keys: dict[str, LimitKey] = {}
         self._log: Any = None
+
+    async def _reject(
+        self,
+        send: Send,
+        request_id: str,
+        status: int,
+        title: str,
+        detail: str,
+        slug: str,
+        more: Headers | None = None,
+    ) -> None:
+        body = _problem_body(status, title, detail, slug, request_id)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (REQUEST_ID, request_id.encode()),
+                    *(more or ()),
+                    *self.baseline,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = perf_counter()
         headers = dict(scope["headers"])
         request_id = _request_id(headers)
         ip = client_ip(scope, self.trusted)
@@ -127,42 +152,17 @@ class Pipeline:
         if state is None:
             state = scope["state"] = {}
         state["client_ip"] = ip
-        # A server runs each request in a context of its own; one that runs several in the same
-        # context (a test client) clears what the previous one bound.
-        if _bound.get():
-            structlog.contextvars.clear_contextvars()
-        else:
-            _bound.set(True)
-        structlog.contextvars.bind_contextvars(request_id=request_id, client_ip=ip)
-        started = time.perf_counter()
+        begin_request(request_id, ip)
         status = 500
         response_started = False
-        tagged_id = (REQUEST_ID, request_id.encode())
         extra: Headers = []
-
-        async def reject(
-            status: int, title: str, detail: str, slug: str, more: Headers | None = None
-        ) -> None:
-            body = _problem_body(status, title, detail, slug, request_id)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (b"content-type", b"application/problem+json"),
-                        (b"content-length", str(len(body)).encode()),
-                        tagged_id,
-                        *(more or ()),
-                        *self.baseline,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
 
         max_body = self._max_body(scope["path"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_body):
-            await reject(
+            await self._reject(
+                send,
+                request_id,
                 413,
                 "Request too large",
                 f"the body exceeds {max_body} bytes",
@@ -173,7 +173,9 @@ class Pipeline:
 
         flood = await self.flood_limiter.hit(self._flood_key(ip))
         if not flood.allowed:
-            await reject(
+            await self._reject(
+                send,
+                request_id,
                 429,
                 "Too many requests",
                 "too many requests from this address",
@@ -187,13 +189,25 @@ class Pipeline:
         if cors is not None:
             if cors.status:
                 if cors.title:
-                    await reject(cors.status, cors.title, cors.detail, cors.slug, cors.headers)
+                    await self._reject(
+                        send,
+                        request_id,
+                        cors.status,
+                        cors.title,
+                        cors.detail,
+                        cors.slug,
+                        cors.headers,
+                    )
                 else:
                     await send(
                         {
                             "type": "http.response.start",
                             "status": cors.status,
-                            "headers": [*cors.headers, tagged_id, *self.baseline],
+                            "headers": [
+                                *cors.headers,
+                                (REQUEST_ID, request_id.encode()),
+                                *self.baseline,
+                            ],
                         }
                     )
                     await send({"type": "http.response.body", "body": b""})
@@ -215,7 +229,9 @@ class Pipeline:
                     if not response_started and not refused:
                         refused = True
                         status = 413
-                        await reject(
+                        await self._reject(
+                            send,
+                            request_id,
                             413,
                             "Request too large",
                             f"the body exceeds {max_body} bytes",
@@ -233,22 +249,21 @@ class Pipeline:
                 response_started = True
                 own = message.get("headers", [])
                 baseline = self.baseline
+                names = self.baseline_names
                 for name, _ in own:
-                    if name.lower() in self.baseline_names:
+                    if name in names or name.lower() in names:
                         # The route set one of them itself (an HTML page's CSP): its own wins.
                         present = {name.lower() for name, _ in own}
                         baseline = [h for h in baseline if h[0] not in present]
                         break
-                message = {
-                    **message,
-                    "headers": [
-                        *own,
-                        *baseline,
-                        *extra,
-                        *state.get(RESPONSE_HEADERS, ()),
-                        tagged_id,
-                    ],
-                }
+                more = state.get(RESPONSE_HEADERS)
+                message["headers"] = [
+                    *own,
+                    *baseline,
+                    *extra,
+                    *(more or ()),
+                    (REQUEST_ID, request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -272,35 +287,30 @@ class Pipeline:
         return self.max_body
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
-        elapsed = time.perf_counter() - started
-        route: Any = scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
+        elapsed = perf_counter() - started
+        template = getattr(scope.get("route"), "path", None) or "unmatched"
         method = scope["method"]
         key = (template, method, status)
-        children = self._children.get(key)
-        if children is None:
-            # labels() costs more than the observation itself: keep the bound children.
-            if len(self._children) >= _CHILDREN_MAX:
-                self._children.clear()
-            children = self._children[key] = (
-                self.metrics.http_requests.labels(template, method, str(status)),
-                self.metrics.http_latency.labels(template),
-            )
-        children[0].inc()
-        children[1].observe(elapsed)
+        series = self._series.get(key)
+        if series is None:
+            if len(self._series) >= _CHILDREN_MAX:
+                self._series.clear()
+            series = self._series[key] = self.metrics.http.series(template, method, status)
+        self.metrics.http.observe(series, elapsed)
         logger = self._log
         if logger is None:
             # What ``log`` itself keeps once used (structlog's cache_logger_on_first_use),
             # without looking it up through the proxy on every request.
             logger = self._log = log.bind()
-        logger.info(
-            "gateway.request",
-            method=method,
-            route=template,
-            status=status,
-            duration_ms=round(elapsed * 1000, 2),
-            tenant=scope["state"].get("tenant"),
-        )
+        if logger.is_enabled_for(logging.INFO):
+            logger.info(
+                "gateway.request",
+                method=method,
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                tenant=scope["state"].get("tenant"),
+            )
 
 
 RouteKey = tuple[str, ...]

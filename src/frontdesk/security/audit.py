@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.observability.logging import request_context
 from frontdesk.security.models import AuditEvent
 from frontdesk.store.db import detached
 from frontdesk.store.scope import bind_tenant
@@ -24,7 +25,7 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> None:
     bind_tenant(session, tenant_id)
-    request = structlog.contextvars.get_contextvars()
+    request = request_context()
     session.add(
         AuditEvent(
             tenant_id=tenant_id,
@@ -48,7 +49,7 @@ def record_detached(
     data: dict[str, Any] | None = None,
 ) -> None:
     """``record`` in a transaction of its own, kept even when the request's is rolled back."""
-    request = structlog.contextvars.get_contextvars()
+    request = request_context()
 
     async def write(own: AsyncSession) -> None:
         with structlog.contextvars.bound_contextvars(**request):
