@@ -24,7 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
@@ -308,23 +308,27 @@ async def _cross_tenant(
         await _note(rt, session, owner, "security.cross_tenant", target=tenant.slug)
 
 
-_limit_keys: dict[tuple[str, uuid.UUID, str, int, int], tuple[LimitKey, LimitKey]] = {}
+_limit_keys: dict[tuple[str, str, str], tuple[object, uuid.UUID, tuple[LimitKey, LimitKey]]] = {}
 
 
 def _keys(
-    tenant: TenantContext, limits: PlanLimits, scope: Literal["visitor", "key"], identity: str
+    tenant: TenantContext, scope: Literal["visitor", "key"], identity: str
 ) -> tuple[LimitKey, LimitKey]:
-    """The quota of one visitor or key family, and the tenant's (kept: made once each)."""
+    """The quota of one visitor or key family, and the tenant's: made once each, and again
+    only when the tenant's settings are reloaded (its plan or limits may have changed)."""
+    known = (scope, tenant.slug, identity)
+    entry = _limit_keys.get(known)
+    if entry is not None and entry[0] is tenant.settings and entry[1] is tenant.id:
+        return entry[2]
+    limits = _plan(tenant)
     per_minute = limits.visitor if scope == "visitor" else limits.key
-    known = (scope, tenant.id, identity, per_minute, limits.tenant)
-    keys = _limit_keys.get(known)
-    if keys is None:
-        if len(_limit_keys) > 100_000:
-            _limit_keys.clear()
-        keys = _limit_keys[known] = (
-            LimitKey(scope, f"{tenant.id}:{identity}", per_minute),
-            LimitKey("tenant", str(tenant.id), limits.tenant),
-        )
+    keys = (
+        LimitKey(scope, f"{tenant.id}:{identity}", per_minute),
+        LimitKey("tenant", str(tenant.id), limits.tenant),
+    )
+    if len(_limit_keys) > 100_000:
+        _limit_keys.clear()
+    _limit_keys[known] = (tenant.settings, tenant.id, keys)
     return keys
 
 
@@ -338,17 +342,24 @@ async def _hit(
 ) -> Decision:
     """The tenant's limits for one visitor or key family (narrowest first, so a refused
     caller does not use up the tenant's quota), then for the whole tenant."""
-    decision = await rt.limiter.hit(*_keys(tenant, _plan(tenant), scope, identity))
+    decision = await rt.limiter.hit(*_keys(tenant, scope, identity))
     if not decision.allowed:
-        log.info("security.rate_limited", tenant=tenant.slug, scope=decision.scope)
-        await _note_once_a_minute(
-            rt, session, tenant, "security.rate_limited", {"scope": decision.scope or ""}
-        )
-        raise RateLimited(
-            f"the {decision.scope} limit is reached; retry after {decision.retry_after} s",
-            headers=decision.headers(),
-        )
+        await _refused(rt, session, tenant, decision)
     return decision
+
+
+async def _refused(
+    rt: Runtime, session: AsyncSession | None, tenant: TenantContext, decision: Decision
+) -> NoReturn:
+    """Note a refusal by the tenant's limits (once a minute) and raise ``RateLimited``."""
+    log.info("security.rate_limited", tenant=tenant.slug, scope=decision.scope)
+    await _note_once_a_minute(
+        rt, session, tenant, "security.rate_limited", {"scope": decision.scope or ""}
+    )
+    raise RateLimited(
+        f"the {decision.scope} limit is reached; retry after {decision.retry_after} s",
+        headers=decision.headers(),
+    )
 
 
 async def limit(
@@ -375,16 +386,26 @@ async def charge(
 ) -> None:
     """``limit`` for a route without a ``Response`` parameter: the headers reach the response
     through the ``Pipeline`` middleware."""
-    decision = await _hit(
-        _runtime(request), open_session(request), tenant, scope=scope, identity=identity
-    )
-    _state(request)[RESPONSE_HEADERS] = decision.raw_headers()
+    await _charge(_state(request), _runtime(request), tenant, scope, identity)
 
 
-def _admit(request: Request, context: TenantContext) -> TenantContext:
+async def _charge(
+    state: dict[str, Any],
+    rt: Runtime,
+    tenant: TenantContext,
+    scope: Literal["visitor", "key"],
+    identity: str,
+) -> None:
+    """``charge``, given the request's state and the runtime."""
+    decision = await rt.limiter.hit(*_keys(tenant, scope, identity))
+    if not decision.allowed:
+        await _refused(rt, state.get(SESSION), tenant, decision)
+    state[RESPONSE_HEADERS] = decision.raw_headers()
+
+
+def _admit(state: dict[str, Any], context: TenantContext) -> TenantContext:
     if not context.active:
         raise TenantSuspended(f"tenant '{context.slug}' is suspended")
-    state = _state(request)
     state["tenant"] = context.slug
     state[TENANT] = context
     bind_request(tenant=context.slug)
@@ -397,14 +418,17 @@ async def path_tenant(request: Request) -> TenantContext:
     known: TenantContext | None = state.get(TENANT)
     if known is not None:
         return known
-    slug = request.path_params.get("tenant", "")
+    return await _path_tenant(request, state, _runtime(request))
+
+
+async def _path_tenant(request: Request, state: dict[str, Any], rt: Runtime) -> TenantContext:
+    slug = request.scope.get("path_params", {}).get("tenant", "")
     if not _SLUG.fullmatch(slug):
         raise RequestValidationError(
             [{"loc": ("path", "tenant"), "msg": "not a tenant slug", "type": "string_pattern"}]
         )
-    rt = _runtime(request)
-    context = await rt.tenants.by_slug(slug, session=open_session(request))
-    return _admit(request, context)
+    context = await rt.tenants.by_slug(slug, session=state.get(SESSION))
+    return _admit(state, context)
 
 
 @_documents(_TENANT_PARAMETER)
@@ -449,15 +473,17 @@ async def _publishable(request: Request) -> TenantContext:
 WebClient = Annotated[TenantContext, Depends(_publishable)]
 
 
-async def _visitor_claims(request: Request, tenant: TenantContext, token: str | None) -> Claims:
+async def _visitor_claims(
+    rt: Runtime, state: dict[str, Any], tenant: TenantContext, token: str | None
+) -> Claims:
     if not token:
         raise Unauthorized("a visitor token is required (Authorization: Bearer …)")
-    return await _runtime(request).tokens.verify(
+    return await rt.tokens.verify(
         token,
         kind=VISITOR,
         tenant_id=tenant.id,
         not_before=tenant.tokens_not_before,
-        session=open_session(request),
+        session=state.get(SESSION),
     )
 
 
@@ -467,26 +493,29 @@ async def optional_visitor(request: Request) -> Claims | None:
     token = _bearer(_header(request, "authorization", MAX_AUTHORIZATION))
     if not token:
         return None
-    return await _visitor_claims(request, await path_tenant(request), token)
+    state, rt = _state(request), _runtime(request)
+    context = state.get(TENANT) or await _path_tenant(request, state, rt)
+    return await _visitor_claims(rt, state, context, token)
 
 
 @_documents(_TENANT_PARAMETER, _AUTHORIZATION_PARAMETER, _TOKEN_PARAMETER)
 @_early
 async def _visitor(request: Request) -> Claims:
-    context = await path_tenant(request)
+    state, rt = _state(request), _runtime(request)
+    context = state.get(TENANT) or await _path_tenant(request, state, rt)
     token = _bearer(_header(request, "authorization", MAX_AUTHORIZATION))
     if token is None and request.scope["query_string"]:
         token = request.query_params.get("token")
         if token is not None and len(token) > MAX_QUERY_TOKEN:
             raise _too_long("query", "token", MAX_QUERY_TOKEN)
     try:
-        claims = await _visitor_claims(request, context, token)
+        claims = await _visitor_claims(rt, state, context, token)
     except FrontDeskError as exc:
-        await _auth_failed(_runtime(request), open_session(request), context, "visitor_token", exc)
+        await _auth_failed(rt, state.get(SESSION), context, "visitor_token", exc)
         raise
     if claims.user_id is None and context.settings.identity_verification == "required":
         raise Unauthorized("this site requires a verified user to chat")
-    await charge(request, context, scope="visitor", identity=claims.subject)
+    await _charge(state, rt, context, "visitor", claims.subject)
     return claims
 
 
@@ -523,7 +552,7 @@ async def authenticate_server(
         if tenant.tokens_not_before is not None and claims.issued_at < tenant.tokens_not_before:
             raise InvalidToken("the token was issued before the tenant's cut-off")
         caller = Caller(tenant, "access_token", claims.subject, claims.scopes, claims.key_family)
-    _admit(request, tenant)
+    _admit(_state(request), tenant)
     return caller
 
 
@@ -533,14 +562,13 @@ def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
     @_documents(_AUTHORIZATION_PARAMETER)
     @_early
     async def check(request: Request) -> Caller:
+        state, rt = _state(request), _runtime(request)
         authorization = _header(request, "authorization", MAX_AUTHORIZATION)
-        caller = await authenticate_server(
-            _runtime(request), open_session(request), request, _bearer(authorization)
-        )
+        caller = await authenticate_server(rt, state.get(SESSION), request, _bearer(authorization))
         if scope not in caller.scopes:
             raise InsufficientScope(f"this route requires the '{scope}' scope")
         family = caller.key_family or caller.subject
-        await charge(request, caller.tenant, scope="key", identity=str(family))
+        await _charge(state, rt, caller.tenant, "key", str(family))
         return caller
 
     return check

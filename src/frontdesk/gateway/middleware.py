@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.gateway.cors import TenantCors
-from frontdesk.gateway.deps import RESPONSE_HEADERS, EarlyDependency, lift
+from frontdesk.gateway.deps import RESOLVED, RESPONSE_HEADERS, EarlyDependency, lift
 from frontdesk.observability.logging import begin_request
 from frontdesk.observability.metrics import Metrics, RequestSeries
 from frontdesk.security.client_ip import client_ip, ip_bucket
@@ -395,7 +395,9 @@ class RouteIndex:
         self._size = -1
         self._entries: list[tuple[Any, set[RouteKey] | None]] = []
         self._candidates: dict[RouteKey, list[Any]] = {}
-        self._early: dict[int, tuple[Dependant, tuple[EarlyDependency, ...]]] = {}
+        self._early: dict[
+            int, tuple[Dependant, tuple[tuple[EarlyDependency, EarlyDependency], ...]]
+        ] = {}
 
     def _build(self) -> None:
         entries: list[tuple[Any, set[RouteKey] | None]] = []
@@ -432,15 +434,23 @@ class RouteIndex:
                 self.router.dependency_overrides_provider, "dependency_overrides", None
             )
             # With overridden dependencies (tests), FastAPI's solver applies the overrides.
-            entry = (dependant, () if overrides else lift(dependant))
+            lifted = () if overrides else lift(dependant)
+            entry = (dependant, tuple((d, getattr(d, "__wrapped__", d)) for d in lifted))
             if len(self._early) >= 4096:
                 self._early.clear()
             self._early[id(dependant)] = entry
         early = entry[1]
         if early:
+            # Each is called without its once-per-request wrapper (nothing has resolved it
+            # yet), its value filed where the wrapper and the route's endpoint look for it.
             request = Request(scope, receive)
-            for dependency in early:
-                await dependency(request)
+            state = scope.setdefault("state", {})
+            resolved = state.get(RESOLVED)
+            if resolved is None:
+                resolved = state[RESOLVED] = {}
+            for dependency, call in early:
+                if dependency not in resolved:
+                    resolved[dependency] = await call(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         router = self.router
