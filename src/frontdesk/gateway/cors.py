@@ -40,6 +40,7 @@ class Answer:
     slug: str = ""
 
 
+AnswerKey = tuple[str, bytes, bytes | None, str | None]
 _PASS = Answer(0, _VARY_ONLY)
 _PREFLIGHT_OK = Answer(204, _VARY_ONLY)
 _NOT_ALLOWED = Answer(
@@ -59,6 +60,9 @@ class TenantCors:
         self._policies: dict[tuple[str, ...], CorsPolicy] = {}
         self._actual: dict[tuple[int, str], Headers | None] = {}
         self._own: dict[tuple[str, str], str | None] = {}
+        self._answers: dict[AnswerKey, tuple[tuple[str, ...] | None, Answer]] = {}
+        """Per tenant, origin, host and scheme: the answer to a request that is no preflight,
+        and the allowed origins it was made from (None: a same-origin request, any tenant)."""
 
     async def answer(self, scope: Scope, headers: dict[bytes, bytes]) -> Answer | None:
         """None outside the browser routes; else the answer for this request."""
@@ -69,12 +73,31 @@ class TenantCors:
         if match is None:
             return None
         raw_origin = headers.get(b"origin")
-        origin = raw_origin.decode("latin-1") if raw_origin else None
         preflight = scope["method"] == "OPTIONS" and b"access-control-request-method" in headers
-        if origin is None or self._same_origin(scope, headers, origin):
+        if not raw_origin:
             return _PREFLIGHT_OK if preflight else _PASS
+        slug = match.group(1)
+        key = (slug, raw_origin, headers.get(b"host"), scope.get("scheme"))
+        known = None if preflight else self._answers.get(key)
+        if known is not None:
+            # This tenant, origin and host had this answer: it holds while the tenant's
+            # allowed origins are the same (same-origin requests pass whatever the tenant).
+            if known[0] is None:
+                return known[1]
+            try:
+                tenant = await self.tenants.by_slug(slug)
+            except FrontDeskError:
+                tenant = None
+            if tenant is not None and tenant.settings.allowed_origins is known[0]:
+                return known[1]
+        origin = raw_origin.decode("latin-1")
+        if self._same_origin(scope, headers, origin):
+            answer = _PREFLIGHT_OK if preflight else _PASS
+            if not preflight:
+                self._keep(key, None, answer)
+            return answer
         try:
-            tenant = await self.tenants.by_slug(match.group(1))
+            tenant = await self.tenants.by_slug(slug)
         except FrontDeskError as exc:
             return Answer(exc.status, _VARY_ONLY, exc.title, exc.detail, exc.type_slug)
         policy = self._policy(tenant)
@@ -86,7 +109,14 @@ class TenantCors:
             )
             return _NOT_ALLOWED if allowed is None else Answer(204, [*allowed, VARY_ORIGIN])
         actual = self._allowed(policy, origin)
-        return _NOT_ALLOWED if actual is None else Answer(0, actual)
+        answer = _NOT_ALLOWED if actual is None else Answer(0, actual)
+        self._keep(key, tenant.settings.allowed_origins, answer)
+        return answer
+
+    def _keep(self, key: AnswerKey, origins: tuple[str, ...] | None, answer: Answer) -> None:
+        if len(self._answers) >= _CACHE_SIZE:
+            self._answers.clear()
+        self._answers[key] = (origins, answer)
 
     def _allowed(self, policy: CorsPolicy, origin: str) -> Headers | None:
         """The headers answering ``origin`` under ``policy``; None if it is not allowed."""

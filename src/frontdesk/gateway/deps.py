@@ -143,10 +143,16 @@ def _too_long(where: str, name: str, limit: int) -> RequestValidationError:
 
 
 def _header(request: Request, name: str, limit: int) -> str | None:
-    value = request.headers.get(name)
-    if value is not None and len(value) > limit:
-        raise _too_long("header", name, limit)
-    return value
+    """The first ``name`` header (lower case), as ``request.headers.get`` reads it, without
+    building the request's ``Headers``."""
+    raw = name.encode("latin-1")
+    for key, value in request.scope["headers"]:
+        if key == raw:
+            if len(value) > limit:
+                raise _too_long("header", name, limit)
+            text: str = value.decode("latin-1")
+            return text
+    return None
 
 
 def _runtime(request: Request) -> Runtime:

@@ -251,7 +251,7 @@ class Pipeline:
                 baseline = self.baseline
                 names = self.baseline_names
                 for name, _ in own:
-                    if name in names or name.lower() in names:
+                    if name.lower() in names:
                         # The route set one of them itself (an HTML page's CSP): its own wins.
                         present = {name.lower() for name, _ in own}
                         baseline = [h for h in baseline if h[0] not in present]
@@ -349,12 +349,14 @@ def _keys(route: BaseRoute, prefix: str = "") -> set[RouteKey] | None:
 class _Flat:
     """One route of an included router, filed in the index on its own (``RouteIndex``)."""
 
-    __slots__ = ("context", "contexts", "included")
+    __slots__ = ("context", "included", "version")
 
-    def __init__(self, included: Any, context: Any, contexts: list[Any]) -> None:
+    def __init__(self, included: Any, context: Any, version: int) -> None:
         self.included = included
         self.context = context
-        self.contexts = contexts
+        self.version = version
+        """The included router's routes version when filed (it has no router of its own
+        included, so its own count is the whole version: ``_get_routes_version`` walks it)."""
 
 
 def _flatten(route: BaseRoute) -> list[tuple[Any, set[RouteKey] | None]] | None:
@@ -362,12 +364,14 @@ def _flatten(route: BaseRoute) -> list[tuple[Any, set[RouteKey] | None]] | None:
     plain API route; else None (the router is tried as a whole)."""
     if _selected is None or not isinstance(route, _selected[2]):
         return None
-    contexts = route.effective_candidates()
+    version = getattr(route.original_router, "_routes_version", None)
+    if not isinstance(version, int):
+        return None
     entries: list[tuple[Any, set[RouteKey] | None]] = []
-    for context in contexts:
+    for context in route.effective_candidates():
         if not isinstance(getattr(context, "original_route", None), APIRoute):
             return None
-        entries.append((_Flat(route, context, contexts), {_key(context.path_format)}))
+        entries.append((_Flat(route, context, version), {_key(context.path_format)}))
     return entries
 
 
@@ -470,7 +474,7 @@ class RouteIndex:
                 context = route.context
                 match, child_scope = context.matches(scope)
                 if match is Match.FULL:
-                    if route.included.effective_candidates() is not route.contexts:
+                    if route.included.original_router._routes_version != route.version:
                         # The router's routes changed since the index was built.
                         self._size = -1
                         await self(scope, receive, send)
