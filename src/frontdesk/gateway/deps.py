@@ -314,14 +314,15 @@ async def _cross_tenant(
         await _note(rt, session, owner, "security.cross_tenant", target=tenant.slug)
 
 
-_limit_keys: dict[tuple[str, str, str], tuple[object, uuid.UUID, tuple[LimitKey, LimitKey]]] = {}
+_limit_keys: dict[tuple[str, str, object], tuple[object, uuid.UUID, tuple[LimitKey, LimitKey]]] = {}
 
 
 def _keys(
-    tenant: TenantContext, scope: Literal["visitor", "key"], identity: str
+    tenant: TenantContext, scope: Literal["visitor", "key"], identity: object
 ) -> tuple[LimitKey, LimitKey]:
-    """The quota of one visitor or key family, and the tenant's: made once each, and again
-    only when the tenant's settings are reloaded (its plan or limits may have changed)."""
+    """The quota of one visitor or key family (``identity``, as a string in the key's name),
+    and the tenant's: made once each, and again only when the tenant's settings are reloaded
+    (its plan or limits may have changed)."""
     known = (scope, tenant.slug, identity)
     entry = _limit_keys.get(known)
     if entry is not None and entry[0] is tenant.settings and entry[1] is tenant.id:
@@ -400,7 +401,7 @@ async def _charge(
     rt: Runtime,
     tenant: TenantContext,
     scope: Literal["visitor", "key"],
-    identity: str,
+    identity: object,
 ) -> None:
     """``charge``, given the request's state and the runtime."""
     decision = await rt.limiter.hit(*_keys(tenant, scope, identity))
@@ -573,8 +574,7 @@ def requires(scope: str) -> Callable[..., Awaitable[Caller]]:
         caller = await authenticate_server(rt, state.get(SESSION), request, _bearer(authorization))
         if scope not in caller.scopes:
             raise InsufficientScope(f"this route requires the '{scope}' scope")
-        family = caller.key_family or caller.subject
-        await _charge(state, rt, caller.tenant, "key", str(family))
+        await _charge(state, rt, caller.tenant, "key", caller.key_family or caller.subject)
         return caller
 
     return check

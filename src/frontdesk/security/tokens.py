@@ -10,6 +10,7 @@ they expire, so the signature is checked once per token, not once per request.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -98,7 +99,8 @@ class TokenService:
         self._keyring = keyring
         self._issuer = issuer
         self.revocations = Revocations()
-        self._cache: OrderedDict[bytes, Claims] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[Claims, float]] = OrderedDict()
+        """Verified claims by token hash, with their expiry as a timestamp."""
 
     def issue(
         self,
@@ -161,18 +163,19 @@ class TokenService:
         if len(token) > MAX_TOKEN:
             raise InvalidToken("the token is too long")
         digest = hashlib.sha256(token.encode()).digest()
-        claims = self._cache.get(digest)
-        now = utcnow()
-        if claims is None or claims.expires_at <= now:
+        known = self._cache.get(digest)
+        now = time.time()
+        if known is None or known[1] <= now:
             claims = await self._decode(token, kind, session)
-            self._remember(digest, claims)
+            known = self._remember(digest, claims)
+        claims = known[0]
         if claims.kind != kind:
             raise InvalidToken(f"not a {kind} token")
-        if claims.expires_at <= now:
+        if known[1] <= now:
             raise InvalidToken("the token has expired")
         if claims.jti in self.revocations:
             raise InvalidToken("the token has been revoked")
-        if tenant_id is not None and claims.tenant_id != tenant_id:
+        if tenant_id is not None and claims.tenant_id.int != tenant_id.int:
             raise InvalidToken("the token belongs to another tenant")
         if not_before is not None and claims.issued_at < not_before:
             raise InvalidToken("the token was issued before the tenant's cut-off")
@@ -224,10 +227,11 @@ class TokenService:
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise InvalidToken("the token is invalid or expired") from exc
 
-    def _remember(self, digest: bytes, claims: Claims) -> None:
-        self._cache[digest] = claims
+    def _remember(self, digest: bytes, claims: Claims) -> tuple[Claims, float]:
+        known = self._cache[digest] = (claims, claims.expires_at.timestamp())
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+        return known
 
 
 async def revoke(
