@@ -181,6 +181,7 @@ async def test_the_reply_and_the_engine_state_are_stored_together(runtime: Runti
     assert stored is not None
     assert stored.seq == before.last_seq + 1 == row.last_seq
     assert (row.score, row.engine_state, row.status, status) == (0.77, {"turns": 9}, "open", "open")
+    assert row.language == "es"  # the reply's, written by the same reservation
 
 
 async def test_a_person_who_took_the_conversation_meanwhile_wins(runtime: Runtime) -> None:
@@ -194,5 +195,24 @@ async def test_a_person_who_took_the_conversation_meanwhile_wins(runtime: Runtim
     assert stored is None
     assert await _replies_to(runtime, message) == []
     assert (row.status, status) == ("handoff", "handoff")
-    # The number reserved for the reply was given back.
+    # The number reserved for the reply was given back, and the reply's language not kept.
     assert row.last_seq == before.last_seq
+    assert row.language is None
+    # The engine's state is kept: it read the customer's message either way.
+    assert (row.score, row.engine_state) == (0.77, {"turns": 9})
+
+
+async def test_a_changed_payload_is_stored_once(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime, with_pack=False)
+    received = await _receive(runtime, tenant, await _conversation(runtime, tenant))
+    async with runtime.db.session() as session:
+        message = await conversations.get_message(session, tenant.context, received.id)
+        message.payload = {**message.payload, "intent": {"label": "pricing"}}
+        await conversations.store_payload(session, tenant.context, message)
+        # Written, and nothing left for a flush to write again.
+        assert not session.dirty
+        await conversations.store_payload(session, tenant.context, message)
+    async with runtime.db.session() as session, system_scope(session):
+        row = await session.get(Message, received.id)
+    assert row is not None
+    assert row.payload["intent"] == {"label": "pricing"}

@@ -14,9 +14,11 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Update,
     Uuid,
     and_,
     bindparam,
+    case,
     delete,
     insert,
     or_,
@@ -133,7 +135,30 @@ _NEXT_SEQ = (
     .returning(_table(Conversation).c.last_seq)
 )
 _RESERVE_REPLY = _NEXT_SEQ.returning(_table(Conversation).c.status)
+_RESERVES: dict[tuple[tuple[str, ...], tuple[str, ...]], Update] = {}
+"""``_RESERVE_REPLY`` writing more columns, per (columns always written, columns written
+unless the conversation is taken), built on first use."""
+TAKEN = ("handoff", "closed")
+"""A conversation's statuses in which the engine does not answer: a person has it, or it ended."""
 _INSERT_JOB = insert(_table(OutboxJob))
+_INSERT_OUTBOUND = insert(_table(Message))
+_SET_PAYLOAD = (
+    update(_table(Message))
+    .where(
+        _table(Message).c.tenant_id == bindparam("b_tenant_id", type_=Uuid()),
+        _table(Message).c.id == bindparam("b_id", type_=Uuid()),
+    )
+    .values(payload=bindparam("b_payload", type_=_table(Message).c.payload.type))
+)
+_LAST = (
+    select(Message)
+    .where(
+        Message.tenant_id == bindparam("tenant_id", type_=Uuid()),
+        Message.conversation_id == bindparam("conversation_id", type_=Uuid()),
+    )
+    .order_by(Message.seq.desc())
+    .limit(bindparam("limit", type_=Integer()))
+)
 _INSERT_MESSAGE: dict[str, Insert] = {}
 """The message ``INSERT … ON CONFLICT DO NOTHING``, per dialect, built on first use."""
 
@@ -385,18 +410,26 @@ class ConversationRepository(TenantRepository[Conversation]):
         return int(result.scalar_one())
 
     async def reserve_reply(
-        self, conversation_id: uuid.UUID, *, changes: Mapping[str, Any] | None = None
+        self,
+        conversation_id: uuid.UUID,
+        *,
+        changes: Mapping[str, Any] | None = None,
+        unless_taken: Mapping[str, Any] | None = None,
     ) -> tuple[int, str]:
         """Reserve the next message number and read the conversation's status in one statement:
         the reservation's row lock is held to commit, so nobody can take or close the
         conversation between this read and the message stored. ``changes`` (other columns'
-        new values) are written by the same statement."""
+        new values) are written by the same statement, and so are ``unless_taken`` where the
+        status read is not one of ``TAKEN`` (the reply's own columns)."""
+        changes, unless_taken = changes or {}, unless_taken or {}
+        values = {f"c_{name}": value for name, value in (*changes.items(), *unless_taken.items())}
         result = await self.session.execute(
-            _RESERVE_REPLY.values(**changes) if changes else _RESERVE_REPLY,
+            _reserve(tuple(changes), tuple(unless_taken)),
             {
                 "b_tenant_id": self.tenant_id,
                 "b_conversation_id": conversation_id,
                 "b_now": utcnow(),
+                **values,
             },
         )
         seq, status = result.one()
@@ -423,6 +456,26 @@ class ConversationRepository(TenantRepository[Conversation]):
         )
 
 
+def _reserve(always: tuple[str, ...], unless_taken: tuple[str, ...]) -> Update:
+    """``_RESERVE_REPLY`` also writing the columns named (values bound as ``c_<column>``)."""
+    statement = _RESERVES.get((always, unless_taken))
+    if statement is None:
+        table = _table(Conversation)
+
+        def value(name: str) -> Any:
+            return bindparam(f"c_{name}", type_=table.c[name].type)
+
+        taken = table.c.status.in_(TAKEN)
+        statement = _RESERVE_REPLY.values(
+            {
+                **{name: value(name) for name in always},
+                **{name: case((taken, table.c[name]), else_=value(name)) for name in unless_taken},
+            }
+        )
+        _RESERVES[(always, unless_taken)] = statement
+    return statement
+
+
 class MessageRepository(TenantRepository[Message]):
     model = Message
 
@@ -445,12 +498,20 @@ class MessageRepository(TenantRepository[Message]):
 
     async def last(self, conversation_id: uuid.UUID, limit: int) -> Sequence[Message]:
         result = await self.session.execute(
-            self.select()
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.seq.desc())
-            .limit(limit)
+            _LAST,
+            {"tenant_id": self.tenant_id, "conversation_id": conversation_id, "limit": limit},
         )
         return list(reversed(result.scalars().all()))
+
+    async def insert(self, message: dict[str, Any]) -> None:
+        """Store a message (Core, no unit of work): ``message`` holds every column but
+        ``tenant_id``. A taken unique key (a reply's) fails the statement."""
+        await self.session.execute(_INSERT_OUTBOUND, {**message, "tenant_id": self.tenant_id})
+
+    async def set_payload(self, message_id: uuid.UUID, payload: dict[str, Any]) -> None:
+        await self.session.execute(
+            _SET_PAYLOAD, {"b_tenant_id": self.tenant_id, "b_id": message_id, "b_payload": payload}
+        )
 
     async def store(
         self, conversation_id: uuid.UUID, message: dict[str, Any], *, job: dict[str, Any]

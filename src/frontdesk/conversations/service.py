@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from frontdesk.conversations.events import ConversationEvents
 from frontdesk.conversations.models import ChannelIdentity, Contact, Conversation, Message
 from frontdesk.conversations.repository import (
+    TAKEN,
     ContactProfiles,
     ContactRepository,
     ConversationRef,
@@ -351,22 +352,6 @@ async def receive(
 _OUT = tuple(MessageOut.model_fields)
 
 
-async def _append(
-    session: AsyncSession,
-    tenant: TenantContext,
-    conversation: Conversation,
-    message: Message,
-    *,
-    seq: int | None = None,
-) -> Message:
-    if seq is None:
-        seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
-    message.seq = seq
-    MessageRepository(session, tenant.id).add(message)
-    await session.flush()
-    return message
-
-
 async def append_reply(
     session: AsyncSession,
     tenant: TenantContext,
@@ -388,25 +373,34 @@ async def append_reply(
     (channels whose clients read the store, like web chat) the stored reply is the delivery,
     announced to open streams once committed. Two statements: the number reserved (which
     locks the conversation's row, reads its status under the lock and writes what the engine
-    changed on the conversation, its state and score) and the flush that stores the reply.
+    changed on the conversation, its state and score, and the reply's language unless the
+    conversation is taken) and the reply's ``INSERT``.
     """
     conversations = ConversationRepository(session, tenant.id)
+    # The reply's own columns are written only if the engine still has the conversation.
+    own = (
+        {"language": reply.language}
+        if reply.language and conversation.language != reply.language
+        else {}
+    )
     # The status read must be the one others set, not this turn's own: it stays pending, and
     # the statement's own columns are never taken from the object.
-    changes = _pending_columns(conversation, keep=("status", "last_seq", "updated_at"))
+    changes = _pending_columns(conversation, keep=("status", "last_seq", "updated_at", *own))
     with session.no_autoflush:
         seq, status = await conversations.reserve_reply(
-            conversation.id, changes={column: value for column, (_, value) in changes.items()}
+            conversation.id,
+            changes={column: value for column, (_, value) in changes.items()},
+            unless_taken=own,
         )
     for key, value in changes.values():
         set_committed_value(conversation, key, value)
-    if status in ("handoff", "closed"):
+    if status in TAKEN:
         await conversations.release_seq(conversation.id)
         # The person's (or the closing) status wins over anything this turn set.
         set_committed_value(conversation, "status", status)
         return None
-    if reply.language and conversation.language != reply.language:
-        conversation.language = reply.language
+    for key, value in own.items():
+        set_committed_value(conversation, key, value)
     if reply.handoff:
         conversation.status = "handoff"
     return await append_outbound(
@@ -453,23 +447,28 @@ async def append_outbound(
     """Store an outbound message on the conversation's channel (the engine's reply, a person's
     answer): with ``deliver`` its ``delivery.send`` job is written in the same transaction,
     without it the stored message is the delivery, announced to open streams once committed.
-    ``seq`` is a number this transaction already reserved (one is reserved otherwise)."""
-    message = await _append(
-        session,
-        tenant,
-        conversation,
-        Message(
-            conversation_id=conversation.id,
-            direction="out",
-            channel=conversation.channel,
-            sender=sender,
-            text=text,
-            payload=payload,
-            status="queued" if deliver else "sent",
-            external_id=external_id,
-        ),
-        seq=seq,
-    )
+    ``seq`` is a number this transaction already reserved (one is reserved otherwise).
+
+    The message is written with a Core ``INSERT`` (its unique key taken fails it, as a flush
+    would) and built, not loaded; other pending changes of the session are left to its next
+    flush."""
+    if seq is None:
+        seq = await ConversationRepository(session, tenant.id).next_seq(conversation.id)
+    columns: dict[str, Any] = {
+        "id": new_id(),
+        "created_at": utcnow(),
+        "conversation_id": conversation.id,
+        "seq": seq,
+        "direction": "out",
+        "channel": conversation.channel,
+        "sender": sender,
+        "text": text,
+        "payload": payload,
+        "status": "queued" if deliver else "sent",
+        "external_id": external_id,
+    }
+    await MessageRepository(session, tenant.id).insert(columns)
+    message = Message(tenant_id=tenant.id, **columns)
     await webhooks.message_created(session, tenant, message)
     if deliver:
         await enqueue(
@@ -481,9 +480,20 @@ async def append_outbound(
             fresh=True,
         )
     else:
-        out = MessageOut.model_validate(message)
+        out = MessageOut.model_construct(**{name: columns[name] for name in _OUT})
         on_commit(session, lambda: events.message(tenant.id, out))
     return message
+
+
+async def store_payload(session: AsyncSession, tenant: TenantContext, message: Message) -> None:
+    """Write ``message``'s payload if it changed since it was loaded (the engine's intent on a
+    customer message), with a Core ``UPDATE`` instead of a flush."""
+    history = inspect(message).attrs.payload.history
+    if not history.added:
+        return
+    payload = history.added[0]
+    await MessageRepository(session, tenant.id).set_payload(message.id, payload)
+    set_committed_value(message, "payload", payload)
 
 
 async def history(

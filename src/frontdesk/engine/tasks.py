@@ -32,8 +32,8 @@ def make_decide(
     One transaction; on a message inside the history window, and when the engine touches no
     lead, five statements: the conversation, the recent messages (which also say whether the
     message is answered), the reply's number reserved (which locks the conversation's row,
-    reads its status and writes the engine's state and score), the message's intent and the
-    reply.
+    reads its status and writes the engine's state and score and the reply's language), the
+    reply and the message's intent. Every write is a Core statement: no unit-of-work flush.
     """
 
     async def decide(session: AsyncSession, job: OutboxJob) -> None:
@@ -63,16 +63,18 @@ def make_decide(
             message = await conversations.get_message(session, tenant, message_id)
         await events.signal(tenant.id, conversation.id, "typing", {"typing": True})
         reply = await engine.decide(session, tenant, conversation, message, history=recent)
-        if reply is None:
-            return
-        await conversations.append_reply(
-            session,
-            tenant,
-            conversation,
-            reply,
-            in_reply_to=message,
-            events=events,
-            deliver=needs_delivery(conversation.channel),
-        )
+        if reply is not None:
+            await conversations.append_reply(
+                session,
+                tenant,
+                conversation,
+                reply,
+                in_reply_to=message,
+                events=events,
+                deliver=needs_delivery(conversation.channel),
+            )
+        # The message's intent; after the reply, so that the conversation's row is locked
+        # before the message's (the order a conversation's cascading delete takes them in).
+        await conversations.store_payload(session, tenant, message)
 
     return decide
