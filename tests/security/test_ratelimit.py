@@ -17,6 +17,7 @@ from frontdesk.security import ratelimit
 from frontdesk.security.ratelimit import (
     PLANS,
     REDIS_PREFIX,
+    WINDOW,
     Decision,
     LimitKey,
     LocalStorage,
@@ -284,11 +285,8 @@ def test_counter_names_are_the_limits_librarys() -> None:
     assert ratelimit._name(key, 123) == expected
 
 
-async def test_one_redis_round_trip_counts_every_key(redis_url: str) -> None:
-    """The keys of a hit are counted together by one script: a refused key stops the count, and
-    the keys after it are not charged (as when each key was its own round trip)."""
-    limiter = RateLimiter.redis(redis_url, clock=frozen())
-    redis = Redis.from_url(redis_url)
+def _counting_calls(limiter: RateLimiter) -> list[int]:
+    """Counts the limiter's round trips to Redis (its script's calls)."""
     calls: list[int] = []
     script = limiter._script
     assert script is not None
@@ -298,6 +296,15 @@ async def test_one_redis_round_trip_counts_every_key(redis_url: str) -> None:
         return await script(*args, **kwargs)  # type: ignore[arg-type]
 
     limiter._script = counted  # type: ignore[assignment]
+    return calls
+
+
+async def test_one_redis_round_trip_counts_every_key(redis_url: str) -> None:
+    """The keys of a hit are counted together by one script: a refused key stops the count, and
+    the keys after it are not charged (as when each key was its own round trip)."""
+    limiter = RateLimiter.redis(redis_url, clock=frozen())
+    redis = Redis.from_url(redis_url)
+    calls = _counting_calls(limiter)
     try:
         narrow, wide = LimitKey("visitor", ident(), 2), LimitKey("tenant", ident(), 100)
         decisions = [await limiter.hit(narrow, wide) for _ in range(3)]
@@ -310,4 +317,118 @@ async def test_one_redis_round_trip_counts_every_key(redis_url: str) -> None:
         assert 0 < await redis.ttl(wide_keys[0]) <= 60
     finally:
         await redis.aclose()
+        await limiter.aclose()
+
+
+async def _counter(redis_url: str, key: LimitKey) -> int:
+    async with Redis.from_url(redis_url) as redis:
+        names = [name async for name in redis.scan_iter(match=f"*{key.identity}*")]
+        assert len(names) == 1
+        return int(await redis.get(names[0]))
+
+
+def test_only_large_quotas_are_leased() -> None:
+    assert LimitKey("tenant", "t", 999).lease == 0
+    assert LimitKey("tenant", "t", 1_000).lease == 10  # 1 % of the limit…
+    assert LimitKey("tenant", "t", 6_000).lease == 60
+    assert LimitKey("tenant", "t", 30_000).lease == 100  # …and never more than 100
+    assert LimitKey("visitor", "t:v", PLANS["enterprise"].visitor).lease == 0
+
+
+async def test_a_small_quota_is_counted_in_redis_on_every_hit(redis_url: str) -> None:
+    limiter = RateLimiter.redis(redis_url, clock=frozen())
+    calls = _counting_calls(limiter)
+    try:
+        key = LimitKey("visitor", ident(), 999)
+        for _ in range(5):
+            assert (await limiter.hit(key)).allowed
+        assert len(calls) == 5
+        assert await _counter(redis_url, key) == 5
+    finally:
+        await limiter.aclose()
+
+
+async def test_a_large_quota_is_leased_in_blocks_and_never_exceeded(redis_url: str) -> None:
+    limiter = RateLimiter.redis(redis_url, clock=frozen())
+    calls = _counting_calls(limiter)
+    try:
+        key = LimitKey("tenant", ident(), 1_000)
+        remaining = [(await limiter.hit(key)).remaining for _ in range(1_000)]
+        assert remaining == list(range(999, -1, -1))  # one instance: exact
+        assert len(calls) == 91  # each round trip: the hit and a block of 10 more
+        assert await _counter(redis_url, key) == 1_000
+        refused = await limiter.hit(key)
+        assert not refused.allowed
+        assert refused.scope == "tenant"
+        assert refused.remaining == 0
+    finally:
+        await limiter.aclose()
+
+
+async def test_instances_leasing_one_quota_never_admit_more_than_it(redis_url: str) -> None:
+    """Each instance holds at most one block unspent: together they can fall short of the
+    quota by that much at the end of a window, never exceed it. A key rotated meanwhile (a new
+    key of the same family) and an instance started afresh count against the same quota."""
+    # A burst of 1,200 calls at once takes a while on a busy machine: a generous timeout.
+    instances = [RateLimiter.redis(redis_url, timeout=5, clock=frozen()) for _ in range(3)]
+    family = ident()
+
+    async def hit(limiter: RateLimiter) -> bool:
+        return (await limiter.hit(LimitKey("key", family, 1_000))).allowed
+
+    try:
+        allowed = await asyncio.gather(*(hit(limiter) for limiter in instances * 400))
+        assert 1_000 - 3 * 10 <= sum(allowed) <= 1_000
+        assert await _counter(redis_url, LimitKey("key", family, 1_000)) >= 1_000
+        fresh = RateLimiter.redis(redis_url, clock=frozen())
+        instances.append(fresh)
+        assert not await hit(fresh)
+    finally:
+        for limiter in instances:
+            await limiter.aclose()
+
+
+async def test_a_lease_is_spent_only_in_its_own_window(redis_url: str) -> None:
+    now = [NOW]
+    limiter = RateLimiter.redis(redis_url, clock=lambda: now[0])
+    try:
+        key = LimitKey("tenant", ident(), 1_000)
+        for _ in range(995):
+            await limiter.hit(key)  # 5 of the last block left unspent
+        now[0] += WINDOW
+        decision = await limiter.hit(key)
+        assert decision.remaining == 999
+        async with Redis.from_url(redis_url) as redis:
+            counts = sorted(
+                [int(await redis.get(name)) async for name in redis.scan_iter(f"*{key.identity}*")]
+            )
+        assert counts == [11, 1_000]  # the new window: this hit and a block of 10
+    finally:
+        await limiter.aclose()
+
+
+async def test_an_unreachable_redis_gives_the_leases_back(redis_url: str) -> None:
+    """A hit that needed Redis and found it down is counted in memory; what its keys took from
+    their leases goes back to them."""
+    limiter = RateLimiter.redis(redis_url, clock=frozen())
+    try:
+        leased, small = LimitKey("tenant", ident(), 1_000), LimitKey("visitor", ident(), 5)
+        await limiter.hit(leased)  # counted with a block of 10 more
+        script = limiter._script
+
+        async def down(*args: object, **kwargs: object) -> object:
+            raise ConnectionRefusedError("down")
+
+        limiter._script = down  # type: ignore[assignment]
+        degraded = await limiter.hit(small, leased)
+        assert degraded.degraded
+        assert degraded.allowed
+        limiter._script = script
+        limiter._redis_down_until = 0.0
+        calls = _counting_calls(limiter)
+        for _ in range(10):
+            assert (await limiter.hit(leased)).allowed
+        assert not calls  # all ten were still in the lease
+        assert await _counter(redis_url, leased) == 11
+    finally:
         await limiter.aclose()

@@ -27,7 +27,20 @@ identity by a stable hash, so that the clients of a tenant do not all reset on t
 No burst allowance is needed: a fixed window lets a whole minute's quota through at once.
 
 Consistency: each ``incr`` is atomic, so N concurrent hits on a limit of L let exactly L through,
-on one instance or many. A refused hit still counts in its own window (its key stays exhausted)
+on one instance or many.
+
+Leases: with Redis, a quota of at least ``LEASE_MIN × LEASE_SHARE`` (1,000 a minute) is counted
+in blocks. A hit that finds this instance's block of the key's window spent asks Redis for the
+hit and a block more (``LimitKey.lease``: 1 % of the limit, at most ``LEASE_MAX``) in the same
+script call; Redis keeps only what fits under the limit, so instances together never admit
+more than the quota. The following hits are counted in this instance's memory until the block
+is spent: no round trip, no waiting. The price: near a window's end the instances can admit up
+to one block each fewer than the limit (blocks reserved, not spent), and a leased key's
+``remaining`` is this instance's view (Redis's count at its last reservation, less what it spent
+since). One refill per key is in flight at a time; the hits that need Redis meanwhile are
+counted there one by one. Smaller quotas are counted in Redis on every hit, exactly.
+
+A refused hit still counts in its own window (its key stays exhausted)
 but keys after the refusing one are not charged, so order keys from the narrowest to the widest
 (per IP, per visitor, per key family, per tenant): one noisy visitor does not consume the tenant's
 quota.
@@ -73,23 +86,46 @@ WINDOW = 60
 _NAMESPACE = "fw"
 _RETRY_REDIS_AFTER = 5.0
 
+LEASE_SHARE = 100
+"""A lease is at most this fraction of its limit (1 %)…"""
+LEASE_MIN = 10
+"""…and at least this many requests: a smaller limit is counted in Redis on every hit."""
+LEASE_MAX = 100
+"""…and at most this many: what one instance can hold unspent, whatever the limit."""
+_MAX_LEASES = 10_000
+
 _HIT_SCRIPT = """
-local cost = tonumber(ARGV[1])
-local counts = {}
+local replies = {}
 for i, key in ipairs(KEYS) do
-    local count = redis.call("incrby", key, cost)
-    if count == cost then
-        redis.call("expire", key, ARGV[2 * i + 1])
+    local at = 4 * i - 3
+    local want, need = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+    local limit = tonumber(ARGV[at + 2])
+    local count = redis.call("incrby", key, want)
+    if count == want then
+        redis.call("expire", key, ARGV[at + 3])
     end
-    counts[i] = count
-    if count > tonumber(ARGV[2 * i]) then
+    local granted = want
+    if count > limit then
+        granted = math.max(limit - (count - want), 0)
+        if granted >= need then
+            count = redis.call("decrby", key, count - limit)
+        elseif want > need then
+            count = redis.call("decrby", key, want - need)
+        end
+    end
+    replies[2 * i - 1] = count
+    replies[2 * i] = granted
+    if granted < need then
         break
     end
 end
-return counts
+return replies
 """
 """Counts a hit on every key in order (``INCRBY``, and ``EXPIRE`` on a new window, as ``limits``'
-own ``incr`` does), stopping at the first one over its limit; returns the counts made."""
+own ``incr`` does), stopping at the first one over its limit. Each key asks ``want`` and needs
+``need`` (the hit's cost, less what its lease covered): ``want`` is larger when a lease is
+refilled, and then only what fits under the limit is kept. Returns each counted key's count and
+what it was granted; a grant below ``need`` is a refusal, counted as a plain hit is."""
 
 
 class PlanLimits(BaseModel):
@@ -134,6 +170,8 @@ class LimitKey:
     per_minute: int
     offset: int = field(init=False, repr=False, compare=False)
     """Seconds this identity's windows are shifted by (``_offset``)."""
+    lease: int = field(init=False, repr=False, compare=False)
+    """Requests an instance reserves at once in Redis for this quota; 0: counted on every hit."""
     _name_parts: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +180,8 @@ class LimitKey:
         if self.per_minute < 1:
             raise ValueError("per_minute must be at least 1")
         object.__setattr__(self, "offset", _offset(self.scope, self.identity))
+        block = min(self.per_minute // LEASE_SHARE, LEASE_MAX)
+        object.__setattr__(self, "lease", block if block >= LEASE_MIN else 0)
         object.__setattr__(
             self,
             "_name_parts",
@@ -304,6 +344,7 @@ class RateLimiter:
         self._pool = pool
         self._clock = clock
         self._redis_down_until = 0.0
+        self._leases: dict[tuple[str, str], _Lease] = {}
         self._local = storage if isinstance(storage, LocalStorage) else None
         self._script: AsyncScript | RedisScript | None = None
         if pool is not None and isinstance(storage, RedisStorage):
@@ -364,19 +405,48 @@ class RateLimiter:
         now = self._clock()
         if self._local is not None:
             return _decide_in_memory(self._local, keys, now, cost)
-        names: list[str] = []
+        windows: list[int] = []
         resets: list[int] = []
+        leases: list[_Lease | None] = []
+        takes: list[int] = []
+        remote = False
         for key in keys:
             shifted = now + key.offset
             window = int(shifted // WINDOW)
+            windows.append(window)
             resets.append(max(1, math.ceil((window + 1) * WINDOW - shifted)))
-            names.append(_name(key, window))
-        counts, degraded = await self._count(keys, names, resets, cost)
+            lease = self._lease(key, window) if key.lease and self._script is not None else None
+            take = 0
+            if lease is not None:
+                take = min(lease.left, cost)
+                lease.left -= take
+            leases.append(lease)
+            takes.append(take)
+            remote = remote or take < cost
+        replies: list[int] = []
+        degraded = False
+        if remote:
+            replies, degraded = await self._count(keys, windows, resets, leases, takes, cost)
         limit, remaining, reset = 0, -1, 0
-        for key, count, key_reset in zip(keys, counts, resets, strict=False):
-            if count > key.per_minute:
-                return Decision(False, key.scope, key.per_minute, 0, key_reset, key_reset, degraded)
-            key_remaining = key.per_minute - count
+        at = 0
+        for index, key in enumerate(keys):
+            lease, key_reset = leases[index], resets[index]
+            need = cost - takes[index]
+            if not need and lease is not None:  # covered by this instance's lease
+                key_remaining = max(0, key.per_minute - lease.seen + lease.left)
+            else:
+                count, granted = replies[at], replies[at + 1]
+                at += 2
+                if granted < need:
+                    _give_back(leases, takes, windows, index)
+                    return Decision(
+                        False, key.scope, key.per_minute, 0, key_reset, key_reset, degraded
+                    )
+                key_remaining = key.per_minute - count
+                if lease is not None and lease.window == windows[index]:
+                    lease.left += granted - need
+                    lease.seen = count
+                    key_remaining += lease.left
             if (
                 remaining < 0
                 or key_remaining < remaining
@@ -385,14 +455,48 @@ class RateLimiter:
                 limit, remaining, reset = key.per_minute, key_remaining, key_reset
         return Decision(True, None, limit, remaining, reset, None, degraded)
 
+    def _lease(self, key: LimitKey, window: int) -> _Lease:
+        """This instance's lease on ``key`` in ``window`` (an empty one for a new window)."""
+        lease = self._leases.get(key._name_parts)
+        if lease is None:
+            if len(self._leases) >= _MAX_LEASES:
+                self._leases.clear()  # what was unspent is lost: fewer requests, never more
+            lease = self._leases[key._name_parts] = _Lease(window)
+        elif lease.window != window:
+            lease.window, lease.left, lease.seen, lease.refilling = window, 0, 0, False
+        return lease
+
     async def _count(
-        self, keys: tuple[LimitKey, ...], names: list[str], resets: list[int], cost: int
+        self,
+        keys: tuple[LimitKey, ...],
+        windows: list[int],
+        resets: list[int],
+        leases: list[_Lease | None],
+        takes: list[int],
+        cost: int,
     ) -> tuple[list[int], bool]:
-        """Each key's count after this hit, up to the first one over its limit; and whether
-        they were counted in memory because Redis was unreachable."""
+        """The keys that their leases did not cover, counted in order up to the first one
+        refused: each one's count and grant, flat; and whether they were counted in memory
+        because Redis was unreachable (every key then, its lease given back)."""
         if time.monotonic() >= self._redis_down_until:
+            names: list[str] = []
+            arguments: list[int] = []
+            refills: list[_Lease] = []
+            for key, window, reset, lease, take in zip(
+                keys, windows, resets, leases, takes, strict=True
+            ):
+                need = cost - take
+                if not need:
+                    continue
+                want = need
+                if lease is not None and not lease.refilling:
+                    lease.refilling = True  # one refill in flight per lease
+                    refills.append(lease)
+                    want += key.lease
+                names.append(_name(key, window))
+                arguments += (want, need, key.per_minute, reset)
             try:
-                return await self._count_in_redis(keys, names, resets, cost), False
+                return await self._count_in_redis(names, arguments), False
             except (StorageError, RedisError, OSError) as exc:
                 error = exc.storage_error if isinstance(exc, StorageError) else exc
                 self._redis_down_until = time.monotonic() + _RETRY_REDIS_AFTER
@@ -401,21 +505,49 @@ class RateLimiter:
                     error=repr(error),
                     retry_in_s=_RETRY_REDIS_AFTER,
                 )
+            finally:
+                for lease in refills:
+                    lease.refilling = False
+        _give_back(leases, takes, windows, 0)
         fallback = self._fallback
         if not isinstance(fallback, LocalStorage):
             fallback = self._fallback = LocalStorage()
-        return _count_local(fallback, keys, names, resets, cost), True
+        replies: list[int] = []
+        for key, window, reset in zip(keys, windows, resets, strict=True):
+            count = fallback.count(_name(key, window), reset, cost)
+            replies += (count, cost if count <= key.per_minute else 0)
+            if count > key.per_minute:
+                break
+        return replies, True
 
-    async def _count_in_redis(
-        self, keys: tuple[LimitKey, ...], names: list[str], resets: list[int], cost: int
-    ) -> list[int]:
+    async def _count_in_redis(self, names: list[str], arguments: list[int]) -> list[int]:
+        """The hit script's replies (``_HIT_SCRIPT``) for the counters ``names``."""
         if self._script is None:
-            return await _count_each(self._storage, keys, names, resets, cost)
-        arguments: list[int] = [cost]
-        for key, reset in zip(keys, resets, strict=True):
-            arguments += (key.per_minute, reset)
-        counts = await self._script(keys=[self._prefix + name for name in names], args=arguments)
-        return [int(count) for count in counts]
+            return await _count_each(self._storage, names, arguments)
+        replies = await self._script(keys=[self._prefix + name for name in names], args=arguments)
+        return [int(reply) for reply in replies]
+
+
+@dataclass(slots=True)
+class _Lease:
+    """Requests of one key's window that this instance reserved in Redis and has not spent."""
+
+    window: int
+    left: int = 0
+    seen: int = 0
+    """The key's count in Redis when this instance last counted it (its leases included)."""
+    refilling: bool = False
+
+
+def _give_back(
+    leases: list[_Lease | None], takes: list[int], windows: list[int], start: int
+) -> None:
+    """Returns to their leases what the keys from ``start`` on took for a hit not made."""
+    for index in range(start, len(takes)):
+        lease = leases[index]
+        if lease is not None and takes[index] and lease.window == windows[index]:
+            lease.left += takes[index]
+        takes[index] = 0
 
 
 def _script_client(pool: ConnectionPool) -> RedisScript | None:
@@ -459,31 +591,13 @@ def _decide_in_memory(
     return Decision(True, None, limit, remaining, reset, None)
 
 
-def _count_local(
-    storage: LocalStorage,
-    keys: tuple[LimitKey, ...],
-    names: list[str],
-    resets: list[int],
-    cost: int,
-) -> list[int]:
-    """The hit counted key by key in memory, up to the first key over its limit."""
-    counts: list[int] = []
-    for key, name, reset in zip(keys, names, resets, strict=True):
-        count = storage.count(name, reset, cost)
-        counts.append(count)
-        if count > key.per_minute:
+async def _count_each(storage: Storage, names: list[str], arguments: list[int]) -> list[int]:
+    """``_HIT_SCRIPT`` key by key through ``storage`` (no leases: ``want`` is ``need``)."""
+    replies: list[int] = []
+    for index, name in enumerate(names):
+        need, limit, reset = arguments[4 * index + 1 : 4 * index + 4]
+        count = await storage.incr(name, reset, need)
+        replies += (count, need if count <= limit else 0)
+        if count > limit:
             break
-    return counts
-
-
-async def _count_each(
-    storage: Storage, keys: tuple[LimitKey, ...], names: list[str], resets: list[int], cost: int
-) -> list[int]:
-    """The hit counted key by key through ``storage``, up to the first key over its limit."""
-    counts: list[int] = []
-    for key, name, reset in zip(keys, names, resets, strict=True):
-        count = await storage.incr(name, reset, cost)
-        counts.append(count)
-        if count > key.per_minute:
-            break
-    return counts
+    return replies
