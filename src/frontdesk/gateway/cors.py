@@ -41,6 +41,9 @@ class Answer:
 
 
 AnswerKey = tuple[str, bytes, bytes | None, str | None]
+TENANT_SEEN = "frontdesk.cors_tenant"
+"""Where the request's state keeps the path's tenant once CORS has read it (the credential
+dependencies start from it rather than looking the tenant up again)."""
 _PASS = Answer(0, _VARY_ONLY)
 _PREFLIGHT_OK = Answer(204, _VARY_ONLY)
 _NOT_ALLOWED = Answer(
@@ -89,6 +92,7 @@ class TenantCors:
             except FrontDeskError:
                 tenant = None
             if tenant is not None and tenant.settings.allowed_origins is known[0]:
+                scope["state"][TENANT_SEEN] = tenant
                 return known[1]
         origin = raw_origin.decode("latin-1")
         if self._same_origin(scope, headers, origin):
@@ -100,6 +104,7 @@ class TenantCors:
             tenant = await self.tenants.by_slug(slug)
         except FrontDeskError as exc:
             return Answer(exc.status, _VARY_ONLY, exc.title, exc.detail, exc.type_slug)
+        scope["state"][TENANT_SEEN] = tenant
         policy = self._policy(tenant)
         if preflight:
             allowed = policy.preflight(

@@ -29,7 +29,7 @@ from frontdesk.gateway.cors import TenantCors
 from frontdesk.gateway.deps import RESOLVED, RESPONSE_HEADERS, EarlyDependency, lift
 from frontdesk.observability.logging import begin_request
 from frontdesk.observability.metrics import Metrics, RequestSeries
-from frontdesk.security.client_ip import client_ip, ip_bucket
+from frontdesk.security.client_ip import UNKNOWN, client_ip, ip_bucket
 from frontdesk.security.cors import Headers, security_headers
 from frontdesk.security.ratelimit import LimitKey, RateLimiter
 from frontdesk.tenancy.store import TenantContextStore
@@ -53,22 +53,19 @@ def _problem_body(status: int, title: str, detail: str, slug: str, request_id: s
 
 class _RandomIds:
     """Random 16-hex-digit request ids, drawn from the OS 512 at a time (one system call per
-    request cost more than the rest of the id); drawn afresh in a forked child."""
+    request cost more than the rest of the id) and cut up at once; drawn afresh in a forked
+    child."""
 
     def __init__(self) -> None:
-        self._pool = ""
-        self._at = 0
-        os.register_at_fork(after_in_child=self._drop)
-
-    def _drop(self) -> None:
-        self._pool, self._at = "", 0
+        self._ids: list[str] = []
+        os.register_at_fork(after_in_child=self._ids.clear)
 
     def next(self) -> str:
-        at = self._at
-        if at >= len(self._pool):
-            self._pool, at = os.urandom(4096).hex(), 0
-        self._at = at + 16
-        return self._pool[at : at + 16]
+        ids = self._ids
+        if not ids:
+            pool = os.urandom(4096).hex()
+            ids += [pool[at : at + 16] for at in range(0, len(pool), 16)]
+        return ids.pop()
 
 
 _random_ids = _RandomIds()
@@ -113,6 +110,7 @@ class Pipeline:
         self._series: dict[tuple[str, str, int], RequestSeries] = {}
         self._flood_keys: dict[str, LimitKey] = {}
         self._log: Any = None
+        self._log_requests = False
 
     async def _reject(
         self,
@@ -147,7 +145,11 @@ class Pipeline:
         started = perf_counter()
         headers = dict(scope["headers"])
         request_id = _request_id(headers)
-        ip = client_ip(scope, self.trusted)
+        if self.trusted:
+            ip = client_ip(scope, self.trusted)
+        else:  # the socket peer, as client_ip answers without trusted proxies
+            peer = scope.get("client")
+            ip = peer[0] if peer else UNKNOWN
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -300,9 +302,11 @@ class Pipeline:
         logger = self._log
         if logger is None:
             # What ``log`` itself keeps once used (structlog's cache_logger_on_first_use),
-            # without looking it up through the proxy on every request.
+            # without looking it up through the proxy on every request; and whether it logs
+            # requests at all at its level (else their fields are not worked out).
             logger = self._log = log.bind()
-        if logger.is_enabled_for(logging.INFO):
+            self._log_requests = logger.is_enabled_for(logging.INFO)
+        if self._log_requests:
             logger.info(
                 "gateway.request",
                 method=method,
