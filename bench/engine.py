@@ -196,7 +196,7 @@ def main(rounds: int) -> None:
         print(
             f"{name}: SQL statements per decide job, p50 "
             f"{percentile([float(n) for n in counts], 0.5):g}, max {max(counts)} "
-            "(the transaction's BEGIN included, its COMMIT not)"
+            "(COMMIT not counted; BEGIN is sent with the first statement)"
         )
 
 

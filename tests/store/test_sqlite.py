@@ -11,7 +11,7 @@ import aiosqlite.core
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from frontdesk.store.db import make_engine
 
@@ -45,7 +45,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def test_a_statement_is_one_trip_and_a_transaction_adds_its_begin_and_commit(
+async def test_a_statement_is_one_trip_and_a_transaction_adds_only_its_commit(
     engine: AsyncEngine, trips: Trips
 ) -> None:
     async with engine.begin() as connection:
@@ -54,18 +54,33 @@ async def test_a_statement_is_one_trip_and_a_transaction_adds_its_begin_and_comm
             text("INSERT INTO t (v) VALUES ('a'), ('b') RETURNING id")
         )
         assert sorted(inserted.scalars().all()) == [1, 2]
-        assert trips.made == 1
+        assert trips.made == 1  # its BEGIN with it
+        assert await _in_transaction(connection)
         updated = await connection.execute(text("UPDATE t SET v = v || '!'"))
         assert updated.rowcount == 2
         assert trips.made == 2
-    # The commit, and no reset ROLLBACK of the connection handed back to the pool.
+    # The COMMIT, and no reset ROLLBACK of the connection handed back to the pool.
     assert trips.made == 3
     async with engine.connect() as connection:
         trips.made = 0
         rows = (await connection.execute(text("SELECT v FROM t ORDER BY id"))).all()
         assert [row.v for row in rows] == ["a!", "b!"]
-    # BEGIN, the SELECT, and the ROLLBACK of the read transaction left open.
-    assert trips.made == 3
+    # The SELECT with its BEGIN, and the ROLLBACK of the read transaction left open.
+    assert trips.made == 2
+
+
+async def test_a_transaction_without_statements_makes_no_trip(
+    engine: AsyncEngine, trips: Trips
+) -> None:
+    async with engine.begin() as connection:
+        trips.made = 0
+        assert not await _in_transaction(connection)
+    assert trips.made == 0
+
+
+async def _in_transaction(connection: AsyncConnection) -> bool:
+    raw = await connection.get_raw_connection()
+    return bool(raw.driver_connection._conn.in_transaction)  # type: ignore[union-attr]
 
 
 async def test_returning_counts_its_rows_and_executemany_counts_all(engine: AsyncEngine) -> None:
@@ -88,9 +103,10 @@ async def test_errors_are_the_drivers_and_roll_the_transaction_back(engine: Asyn
         assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
 
 
-async def test_streaming_reads_still_work(engine: AsyncEngine) -> None:
+async def test_streaming_reads_still_work_inside_their_transaction(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("INSERT INTO t (v) VALUES ('1'), ('2'), ('3')"))
     async with engine.connect() as connection:
         result = await connection.stream(text("SELECT v FROM t ORDER BY id"))
         assert [row.v async for row in result] == ["1", "2", "3"]
+        assert await _in_transaction(connection)

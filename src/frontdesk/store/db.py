@@ -35,8 +35,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: another process waits (busy_timeout) instead of
-    # failing when a read transaction later tries to write.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # failing when a read transaction later tries to write. It is sent with the transaction's
+    # first statement, in one trip to the driver's thread (store/sqlite.py).
+    connection.connection.dbapi_connection.begin_with_next("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

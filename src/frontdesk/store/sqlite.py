@@ -3,10 +3,12 @@
 aiosqlite runs every call on its connection's own thread, and SQLAlchemy's stock adapter
 makes four calls of each statement (open a cursor, execute, fetch the rows, close the
 cursor): four hand-offs between threads, each costing more than the statement itself. This
-adapter does the four in one hand-off, and skips the pool's reset ``ROLLBACK`` of a connection
-with no transaction open (the driver's own ``rollback`` does nothing then either). Everything
-else — the connection's thread, its lock, the errors raised, streaming cursors — is
-SQLAlchemy's own (``sqlalchemy.dialects.sqlite.aiosqlite``).
+adapter does the four in one hand-off; a transaction's ``BEGIN`` (``begin_with_next``) goes in
+the trip of its first statement; and ``COMMIT`` or ``ROLLBACK`` with no transaction open (the
+pool's reset of every connection it takes back) makes no trip, as sqlite3's own skip it then.
+Everything else — the connection's thread, its lock, the errors raised, streaming cursors — is
+SQLAlchemy's own (``sqlalchemy.dialects.sqlite.aiosqlite``). Statements sent on the driver's
+connection directly, around this adapter, would miss a ``BEGIN`` still waiting.
 """
 
 from __future__ import annotations
@@ -20,11 +22,25 @@ import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
 from sqlalchemy.util.concurrency import await_
 
 Outcome = tuple[Any, list[Any], int, int | None]
 """What one statement gives back: its description, rows, row count and last row id."""
+
+
+def _begun(
+    connection: sqlite3.Connection,
+    begin: str | None,
+    function: Callable[[sqlite3.Connection, str, Any], Outcome],
+    operation: str,
+    parameters: Any,
+) -> Outcome:
+    """On the connection's thread: the transaction's ``begin`` if one waits, then ``function``."""
+    if begin is not None:
+        connection.execute(begin)
+    return function(connection, operation, parameters)
 
 
 def _run(connection: sqlite3.Connection, operation: str, parameters: Any) -> Outcome:
@@ -106,26 +122,60 @@ class OneTripCursor:
         return rows
 
 
-class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's streaming cursor, sending a waiting ``BEGIN`` before its statement."""
+
     __slots__ = ()
 
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        connection: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        connection.send_begin()
+        return super().execute(operation, parameters)
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ("_begin",)
+
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
+    _ss_cursor_cls = _StreamingCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None
+
+    def begin_with_next(self, begin: str) -> None:
+        """Open the transaction with ``begin`` in the trip of the next statement."""
+        self._begin = begin
 
     async def run(self, function: Any, operation: Any, parameters: Any) -> Outcome:
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         # aiosqlite's queue to its thread (its public calls each make a trip of their own).
         on_thread: Callable[..., Awaitable[Outcome]] = driver._execute
+        begin, self._begin = self._begin, None
         async with self._execute_mutex:
-            return await on_thread(function, driver._conn, operation, parameters)
+            return await on_thread(_begun, driver._conn, begin, function, operation, parameters)
+
+    def send_begin(self) -> None:
+        """Send a waiting ``BEGIN`` now, in a trip of its own."""
+        if self._begin is not None:
+            begin, self._begin = self._begin, None
+            await_(self._connection.execute(begin))
+
+    def commit(self) -> None:
+        self._begin = None
+        if self._open():
+            super().commit()
 
     def rollback(self) -> None:
-        # The pool rolls back every connection it takes back; with no transaction open that
-        # is a hand-off for nothing (sqlite3's rollback checks the same flag and returns).
-        # The flag is read across threads: nothing runs on the connection between calls.
+        self._begin = None
+        if self._open():
+            super().rollback()
+
+    def _open(self) -> bool:
+        """Whether a transaction is open, or the connection closed (the stock calls then say
+        so). Read across threads: nothing runs on the connection between SQLAlchemy's calls."""
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        if driver._connection is not None and not driver._conn.in_transaction:
-            return
-        super().rollback()
+        return driver._connection is None or driver._conn.in_transaction
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
