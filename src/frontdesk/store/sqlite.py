@@ -159,7 +159,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         """Send a waiting ``BEGIN`` now, in a trip of its own."""
         if self._begin is not None:
             begin, self._begin = self._begin, None
-            await_(self._connection.execute(begin))
+            await_(self.run(_run, begin, None))
 
     def commit(self) -> None:
         self._begin = None
