@@ -70,3 +70,30 @@ def test_features_fold_accents_squeeze_repeats_and_keep_emoji() -> None:
     assert "b:<s> precio" in found
     assert " pre" in found
     assert "w:?" in found
+
+
+def test_precision_bound_keeps_a_margin_that_shrinks_with_evidence() -> None:
+    bound = training.precision_lower_bound
+    assert bound(0, 0) == 1.0
+    assert bound(19, 20) < bound(190, 200) < bound(1900, 2000) < 0.95
+    assert abs(bound(950, 1000) - 0.9374) < 1e-3
+    # 40 purchases without a single mistake are still too few to vouch for 0.95
+    assert bound(40, 40) < 0.95 < bound(80, 80)
+
+
+def test_purchase_threshold_rises_until_the_bound_reaches_the_goal() -> None:
+    rng = np.random.default_rng(1)
+    purchase, other = LABELS.index(PURCHASE_INTENT), LABELS.index("other")
+    truth = np.where(rng.random(4000) < 0.5, purchase, other)
+    confidence = rng.uniform(0.3, 1.0, 4000)
+    # the more confident a purchase call, the likelier it is right
+    right = rng.random(4000) < confidence
+    called = np.where(right, truth, np.where(truth == purchase, other, purchase))
+    probabilities = np.full((4000, len(LABELS)), 0.0)
+    probabilities[np.arange(4000), called] = confidence
+    probabilities[np.arange(4000), other] += 1 - confidence
+    thresholds = training.fit_thresholds(probabilities, truth)
+    chosen = training.abstain(probabilities, list(thresholds.values())) == purchase
+    hits = int((truth[chosen] == purchase).sum())
+    assert training.precision_lower_bound(hits, int(chosen.sum())) >= training.PURCHASE_PRECISION
+    assert thresholds[PURCHASE_INTENT] > thresholds["other"]
