@@ -466,3 +466,29 @@ async def test_a_message_stored_meanwhile_by_another_process_is_a_duplicate(
         )
     # No number was lost to the undone batch.
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+async def test_a_reaction_in_the_same_notification_as_its_message_finds_it(
+    http: httpx.AsyncClient,
+    runtime: Runtime,
+    two_tenants: list[tuple[SampleTenant, str]],
+    writer: InboundWriter,
+) -> None:
+    tenant, number = two_tenants[0]
+    wa_id = "573006660000"
+    text = meta.text("¿Abren el domingo?", sender=wa_id)
+    reaction = {
+        "from": wa_id,
+        "id": meta.wamid(),
+        "timestamp": text["timestamp"],
+        "type": "reaction",
+        "reaction": {"message_id": text["id"], "emoji": "👍"},
+    }
+    later = meta.text("gracias", sender=wa_id)
+    payload = meta.notification(number, messages=[text, reaction, later], wa_id=wa_id)
+    answer = await post(http, payload)
+    assert answer.status_code == 200
+    # The reaction waited for the message before it, then marked it; the one after followed.
+    stored = await inbound_of(runtime, tenant)
+    assert [m.external_id for m in stored] == [text["id"], later["id"]]
+    assert stored[0].payload.get("reaction") == "👍"

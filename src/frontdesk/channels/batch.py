@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -286,6 +287,21 @@ class InboundWriter:
         if wake is not None and not wake.is_set():
             wake.set()
         return await future
+
+    async def ingest_all(
+        self, tenant: TenantContext, messages: Sequence[InboundMessage]
+    ) -> list[Ingested]:
+        """:meth:`ingest` for each of ``messages`` (one notification's), in order: plain ones
+        side by side (queued together, they share a batch), a reaction or a transfer code once
+        those before it are stored (it may name them, or move the sender elsewhere)."""
+        outcomes: list[Ingested] = []
+        for plain, group in itertools.groupby(messages, key=is_plain):
+            if plain:
+                outcomes += await asyncio.gather(*(self.ingest(tenant, m) for m in group))
+            else:
+                for inbound in group:
+                    outcomes.append(await self.ingest(tenant, inbound))
+        return outcomes
 
     def _next_batch(self, before: _Batch | None) -> _Batch:
         loop = asyncio.get_running_loop()

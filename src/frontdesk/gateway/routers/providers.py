@@ -9,7 +9,6 @@ each provider message id is stored once whatever the number of retries.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -110,7 +109,7 @@ async def _store(
         outcomes = [await rt.inbound.ingest(tenant, messages[0])]
     else:
         # Handed to the writer together: they are queued in order and usually share a batch.
-        outcomes = await asyncio.gather(*(rt.inbound.ingest(tenant, m) for m in messages))
+        outcomes = await rt.inbound.ingest_all(tenant, messages)
     for ingested in outcomes:
         counts["duplicates" if ingested.duplicate else "messages"] += 1
         if ingested.stored and not ingested.duplicate:
