@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -291,6 +293,28 @@ def test_signing_needs_a_utf8_body_and_a_valid_secret() -> None:
 def test_any_signed_body_verifies(body: bytes) -> None:
     headers = sign_request(SECRET, body, timestamp=SIGNED_AT)
     assert verify_request([SECRET], headers, body, now=SIGNED_AT).timestamp == SIGNED_AT
+
+
+@given(key=st.binary(min_size=1, max_size=200), body=st.text(max_size=500).map(str.encode))
+def test_any_key_verifies_what_hmac_signs(key: bytes, body: bytes) -> None:
+    """Each secret's key is decoded and scheduled once: whatever its length (past SHA-256's
+    64-byte block too) and however it is written, a request signed with the standard library's
+    HMAC-SHA256 over "{id}.{timestamp}.{body}" verifies, and one signed with another key not."""
+    encoded = base64.b64encode(key).decode()
+    digest = hmac.new(key, f"{MSG_ID}.{TIMESTAMP}.".encode() + body, hashlib.sha256).digest()
+    headers = vector_headers(webhook_signature="v1," + base64.b64encode(digest).decode())
+    for secret in (f"whsec_{encoded}", encoded, f"whsec_{encoded.rstrip('=')}"):
+        assert verify_request([secret], headers, body, now=SIGNED_AT).msg_id == MSG_ID
+    other = base64.b64encode(bytes([key[0] ^ 1]) + key[1:]).decode()
+    with pytest.raises(InvalidSignature, match="no signature matches"):
+        verify_request([other], headers, body, now=SIGNED_AT)
+
+
+@given(key=st.binary(min_size=1, max_size=100), body=st.text(max_size=500).map(str.encode))
+def test_the_library_and_the_check_agree_on_any_secret(key: bytes, body: bytes) -> None:
+    secret = "whsec_" + base64.b64encode(key).decode()
+    headers = sign_request(secret, body, timestamp=SIGNED_AT)
+    assert verify_request([secret], headers, body, now=SIGNED_AT).timestamp == SIGNED_AT
 
 
 def flip(data: bytes, bit: int) -> bytes:

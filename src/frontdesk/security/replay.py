@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 KEY_PREFIX = "frontdesk:replay:"
 MAX_KEY_LENGTH = 1024
+_NO_TIME = timedelta(0)
 
 
 class ReplayGuard(Protocol):
@@ -32,7 +33,7 @@ def _check(namespace: str, key: str, ttl: timedelta) -> None:
         raise ValueError("a replay namespace is non-empty and has no ':'")
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"a replay key is 1 to {MAX_KEY_LENGTH} characters")
-    if ttl <= timedelta(0):
+    if ttl <= _NO_TIME:
         raise ValueError("a replay ttl is positive")
 
 
@@ -56,26 +57,23 @@ class MemoryReplayGuard:
     def __len__(self) -> int:
         return len(self._expiry)
 
-    def _purge(self, now: float) -> None:
-        entries = self._expiry
-        while entries and next(iter(entries.values())) <= now:
-            entries.popitem(last=False)
-
     async def first_use(self, namespace: str, key: str, ttl: timedelta) -> bool:
         """True the first time ``key`` is seen in ``namespace`` within ``ttl``, else False."""
         _check(namespace, key, ttl)
         # No await below: on one event loop the check and the claim cannot interleave.
         now = self._clock()
-        self._purge(now)
+        entries = self._expiry
+        while entries and next(iter(entries.values())) <= now:
+            entries.popitem(last=False)
         entry = (namespace, key)
-        expires = self._expiry.get(entry)
-        if expires is not None and expires > now:
-            return False
+        expires = entries.get(entry)
         if expires is not None:
-            del self._expiry[entry]
-        elif len(self._expiry) >= self._max:
-            self._expiry.popitem(last=False)
-        self._expiry[entry] = now + ttl.total_seconds()
+            if expires > now:
+                return False
+            del entries[entry]
+        elif len(entries) >= self._max:
+            entries.popitem(last=False)
+        entries[entry] = now + ttl.total_seconds()
         return True
 
 

@@ -291,15 +291,20 @@ class SecretCache:
         self._ttl = ttl
         self._size = size
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, list[str]]] = {}
+        # Keyed by the tenant's id itself: its text form costs more than the rest of a hit.
+        self._cache: dict[tuple[uuid.UUID, str], tuple[float, list[str]]] = {}
 
     def forget(self, tenant: str) -> None:
         """Drop the tenant's secrets (its id as text; ``*``: everyone's)."""
         if tenant == "*":
             self._cache.clear()
             return
+        try:
+            tenant_id = uuid.UUID(tenant)
+        except ValueError:
+            return  # not a tenant id: nothing of it is kept
         for purpose in PURPOSES:
-            self._cache.pop((tenant, purpose), None)
+            self._cache.pop((tenant_id, purpose), None)
 
     async def active(
         self,
@@ -310,7 +315,7 @@ class SecretCache:
     ) -> list[str]:
         """``active_secrets``, from memory when known; a miss reads through ``session`` (or,
         without one, a short session of the cache's own)."""
-        key = (str(tenant_id), purpose)
+        key = (tenant_id, purpose)
         hit = self._cache.get(key)
         now = self._clock()
         if hit is not None and hit[0] > now:

@@ -2,9 +2,11 @@
 
 Standard Webhooks signs ``"{webhook-id}.{webhook-timestamp}.{body}"`` with HMAC-SHA256 under a
 ``whsec_<base64>`` secret and sends ``v1,<base64>`` signatures, space-separated, in
-``webhook-signature``. The signature itself is computed by the ``standardwebhooks`` library; this
-module parses the headers strictly and boundedly, checks the timestamp against an injectable clock
-and tolerance (the library's own ``verify`` has neither), and accepts any of several active secrets,
+``webhook-signature``. What we send is signed by the ``standardwebhooks`` library. What we receive
+is checked here with the same HMAC on each secret's key, decoded once per secret (the library
+decodes it on every call, and works on text where the body arrives as bytes); this module parses
+the headers strictly and boundedly, checks the timestamp against an injectable clock and
+tolerance (the library's own ``verify`` has neither), and accepts any of several active secrets,
 so a rotation never drops a request. Replays are refused with a ``ReplayGuard`` (``verify_once``).
 """
 
@@ -16,12 +18,14 @@ import hashlib
 import hmac
 import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+from starlette.datastructures import Headers
 
 from frontdesk.errors import Forbidden, FrontDeskError, Unauthorized
 from frontdesk.ids import new_id
@@ -30,17 +34,20 @@ from frontdesk.security.replay import ReplayGuard
 HEADER_ID = "webhook-id"
 HEADER_TIMESTAMP = "webhook-timestamp"
 HEADER_SIGNATURE = "webhook-signature"
+SIGNED_HEADERS = (HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 META_HEADER = "X-Hub-Signature-256"
 
 DEFAULT_TOLERANCE = timedelta(minutes=5)
 MAX_ID_LENGTH = 255
 MAX_SIGNATURE_HEADER_LENGTH = 2000
+MAX_TIMESTAMP_DIGITS = 15
 MAX_CHALLENGE_LENGTH = 256
 
 _ID = re.compile(r"[\x21-\x7e]+")  # visible ASCII: no spaces, no control characters
-_TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _META_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _CHALLENGE = re.compile(r"[A-Za-z0-9._~-]+")  # echoed back, so nothing that could be markup
+_RAW_HEADERS = {name.encode(): name for name in SIGNED_HEADERS}
 
 
 class InvalidSignature(Unauthorized):
@@ -82,6 +89,47 @@ def _webhook(secret: str) -> Webhook:
         raise ValueError("a signing secret is not a valid whsec_ value") from exc
 
 
+_BLOCK = 64  # SHA-256's block, in bytes
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """HMAC-SHA256 under one secret's key, its key schedule done once (RFC 2104): the inner and
+    outer hashes have taken the padded key, and each message continues copies of them."""
+
+    inner: hashlib._Hash
+    outer: hashlib._Hash
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self.inner.copy()
+        inner.update(message)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+@lru_cache(maxsize=1024)
+def _key(secret: str) -> _Key:
+    """The key of ``secret``, decoded as the library decodes it (the ``whsec_`` prefix and the
+    padding optional), once per secret rather than once per request."""
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX) + "==")
+    except ValueError:  # binascii.Error, or a non-ASCII value
+        key = b""
+    if not key:
+        # A configuration error, not the caller's: never blame (or echo) the request for it.
+        raise ValueError("a signing secret is not a valid whsec_ value")
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return _Key(
+        inner=hashlib.sha256(key.translate(_INNER_PAD)),
+        outer=hashlib.sha256(key.translate(_OUTER_PAD)),
+    )
+
+
 def _text(body: bytes) -> str:
     # The library signs text; Standard Webhooks payloads are JSON, hence UTF-8.
     return body.decode("utf-8")
@@ -116,18 +164,24 @@ def sign_request(
 
 
 def _find_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    wanted = (HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
     found: dict[str, str] = {}
-    # items(), not get(): a multi-valued mapping (Starlette's Headers) lists a repeated header
-    # twice, and two different values must not let one of them slip through unchecked.
-    for name, value in headers.items():
-        key = name.lower()
-        if key not in wanted:
-            continue
-        if key in found and found[key] != value:
-            raise InvalidSignature(f"the {key} header is repeated")
-        found[key] = value
-    for key in wanted:
+    # Every occurrence, not get(): a multi-valued mapping (Starlette's Headers) lists a repeated
+    # header twice, and two different values must not let one of them slip through unchecked.
+    if isinstance(headers, Headers):
+        # The request's own list: only the three values wanted are decoded (Latin-1, as
+        # Starlette decodes them), not every header the request carries.
+        for raw_name, raw_value in headers.raw:
+            key = _RAW_HEADERS.get(raw_name.lower())
+            if key is not None:
+                value = raw_value.decode("latin-1")
+                if found.setdefault(key, value) != value:
+                    raise InvalidSignature(f"the {key} header is repeated")
+    else:
+        for name, value in headers.items():
+            key = name.lower()
+            if key in SIGNED_HEADERS and found.setdefault(key, value) != value:
+                raise InvalidSignature(f"the {key} header is repeated")
+    for key in SIGNED_HEADERS:
         if not found.get(key):
             raise InvalidSignature(f"missing {key} header")
     return found
@@ -149,12 +203,12 @@ def _parse_signatures(header: str) -> list[bytes]:
         if version != "v1":
             continue  # other schemes (e.g. v1a, asymmetric) are not ours to check
         try:
-            decoded = base64.b64decode(value, validate=True)
+            decoded = binascii.a2b_base64(value)
         except ValueError:  # binascii.Error, or a non-ASCII value
             decoded = None
-        # Canonical base64 only: otherwise unused low bits let one signature be written
-        # several ways.
-        if decoded is None or base64.b64encode(decoded).decode() != value:
+        # Canonical base64 only (what encodes back to the very same text): otherwise unused low
+        # bits, or characters outside the alphabet, let one signature be written several ways.
+        if decoded is None or binascii.b2a_base64(decoded, newline=False) != value.encode():
             raise InvalidSignature(f"the {HEADER_SIGNATURE} header is malformed")
         candidates.append(decoded)
     if not candidates:
@@ -162,17 +216,19 @@ def _parse_signatures(header: str) -> list[bytes]:
     return candidates
 
 
-def _check_timestamp(value: str, now: datetime, tolerance: timedelta) -> datetime:
-    if not _TIMESTAMP.fullmatch(value):
+def _check_timestamp(value: str, now: float, tolerance: timedelta) -> int:
+    # ASCII digits only (str.isdigit alone takes other scripts' digits too), and few of them.
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_TIMESTAMP_DIGITS):
         raise InvalidSignature(f"the {HEADER_TIMESTAMP} header is not a Unix time in seconds")
     seconds = int(value)
-    # Compared as numbers first: a huge value would overflow a datetime.
-    delta = seconds - now.timestamp()
-    if delta < -tolerance.total_seconds():
+    # Compared as numbers: a huge value would overflow a datetime.
+    delta = seconds - now
+    limit = tolerance.total_seconds()
+    if delta < -limit:
         raise InvalidSignature("the message timestamp is too old")
-    if delta > tolerance.total_seconds():
+    if delta > limit:
         raise InvalidSignature("the message timestamp is in the future")
-    return datetime.fromtimestamp(seconds, UTC)
+    return seconds
 
 
 def verify_request(
@@ -196,17 +252,19 @@ def verify_request(
     if not _ID.fullmatch(msg_id):
         raise InvalidSignature(f"the {HEADER_ID} header is malformed")
     candidates = _parse_signatures(found[HEADER_SIGNATURE])
-    now = now if now is not None else datetime.now(UTC)
-    if now.tzinfo is None:
+    if now is not None and now.tzinfo is None:
         raise ValueError("naive datetime")
-    timestamp = _check_timestamp(found[HEADER_TIMESTAMP], now, tolerance)
+    clock = now.timestamp() if now is not None else time.time()
+    seconds = _check_timestamp(found[HEADER_TIMESTAMP], clock, tolerance)
+    timestamp = datetime.fromtimestamp(seconds, UTC)
     try:
-        text = _text(body)
+        _text(body)
     except UnicodeDecodeError:
         raise InvalidSignature("the body is not UTF-8") from None
+    # What the library signs, "{id}.{timestamp}.{body}" in UTF-8: the body as it arrived.
+    content = f"{msg_id}.{seconds}.".encode() + body
     for secret in secrets:
-        signed = _webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=text)
-        expected = base64.b64decode(signed.partition(",")[2])
+        expected = _key(secret).digest(content)
         for candidate in candidates:
             if hmac.compare_digest(expected, candidate):
                 return SignedMessage(msg_id=msg_id, timestamp=timestamp)
