@@ -30,4 +30,8 @@ def test_one_round_times_every_message(tmp_path: Path) -> None:
     # Every decide job was counted: it reads the conversation at least (a silent turn, a
     # person's conversation, stores nothing).
     assert all(count > 0 for counts in statements.values() for count in counts)
+    # A turn touching no lead: the conversation, its recent messages, the reply's number, the
+    # reply and (the engine's) the message's intent; no unit-of-work flush adds any.
+    assert percentile([float(n) for n in statements["engine"]], 0.5) == 5
+    assert percentile([float(n) for n in statements["baseline"]], 0.5) == 4
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0

@@ -210,7 +210,7 @@ async def test_a_changed_payload_is_stored_once(runtime: Runtime) -> None:
         message.payload = {**message.payload, "intent": {"label": "pricing"}}
         await conversations.store_payload(session, tenant.context, message)
         # Written, and nothing left for a flush to write again.
-        assert not session.dirty
+        assert not session.is_modified(message)
         await conversations.store_payload(session, tenant.context, message)
     async with runtime.db.session() as session, system_scope(session):
         row = await session.get(Message, received.id)

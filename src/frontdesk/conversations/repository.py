@@ -504,14 +504,20 @@ class MessageRepository(TenantRepository[Message]):
         return list(reversed(result.scalars().all()))
 
     async def insert(self, message: dict[str, Any]) -> None:
-        """Store a message (Core, no unit of work): ``message`` holds every column but
-        ``tenant_id``. A taken unique key (a reply's) fails the statement."""
-        await self.session.execute(_INSERT_OUTBOUND, {**message, "tenant_id": self.tenant_id})
+        """Store a message (Core, and the session's pending changes not flushed first):
+        ``message`` holds every column but ``tenant_id``. A taken unique key (a reply's) fails
+        the statement."""
+        with self.session.no_autoflush:
+            await self.session.execute(_INSERT_OUTBOUND, {**message, "tenant_id": self.tenant_id})
 
     async def set_payload(self, message_id: uuid.UUID, payload: dict[str, Any]) -> None:
-        await self.session.execute(
-            _SET_PAYLOAD, {"b_tenant_id": self.tenant_id, "b_id": message_id, "b_payload": payload}
-        )
+        """Write a message's payload (Core, and the session's pending changes not flushed
+        first: the caller marks the loaded message's payload as written)."""
+        with self.session.no_autoflush:
+            await self.session.execute(
+                _SET_PAYLOAD,
+                {"b_tenant_id": self.tenant_id, "b_id": message_id, "b_payload": payload},
+            )
 
     async def store(
         self, conversation_id: uuid.UUID, message: dict[str, Any], *, job: dict[str, Any]
