@@ -216,3 +216,22 @@ async def test_a_changed_payload_is_stored_once(runtime: Runtime) -> None:
         row = await session.get(Message, received.id)
     assert row is not None
     assert row.payload["intent"] == {"label": "pricing"}
+
+
+async def test_the_intent_is_written_beside_a_reaction_stored_meanwhile(runtime: Runtime) -> None:
+    tenant = await make_tenant(runtime, with_pack=False)
+    received = await _receive(runtime, tenant, await _conversation(runtime, tenant))
+    async with runtime.db.session() as session:
+        message = await conversations.get_message(session, tenant.context, received.id)
+        message.payload = {**message.payload, "intent": {"label": "pricing"}}
+        # The customer reacts to the message after the engine read it, before it writes.
+        table = Message.__table__
+        with session.no_autoflush:
+            await session.execute(
+                update(table).where(table.c.id == received.id).values(payload={"reaction": "👍"})
+            )
+        await conversations.store_payload(session, tenant.context, message)
+    async with runtime.db.session() as session, system_scope(session):
+        row = await session.get(Message, received.id)
+    assert row is not None
+    assert row.payload == {"reaction": "👍", "intent": {"label": "pricing"}}

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from frontdesk.channels import transfer
 from frontdesk.channels.inbound import InboundMessage, StatusEvent, advances
@@ -160,7 +161,10 @@ async def _react(session: AsyncSession, tenant: TenantContext, inbound: InboundM
         )
     ).scalar_one_or_none()
     if target is not None:
-        target.payload = {**target.payload, "reaction": inbound.data.get("emoji") or None}
+        # Only the reaction's key: the engine may be writing the message's intent meanwhile.
+        reaction = {"reaction": inbound.data.get("emoji") or None}
+        await messages.set_payload_keys(target.id, reaction)
+        set_committed_value(target, "payload", {**target.payload, **reaction})
 
 
 async def apply_status(

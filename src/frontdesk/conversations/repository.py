@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Insert,
     Integer,
     Select,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -142,14 +144,38 @@ TAKEN = ("handoff", "closed")
 """A conversation's statuses in which the engine does not answer: a person has it, or it ended."""
 _INSERT_JOB = insert(_table(OutboxJob))
 _INSERT_OUTBOUND = insert(_table(Message))
-_SET_PAYLOAD = (
-    update(_table(Message))
-    .where(
-        _table(Message).c.tenant_id == bindparam("b_tenant_id", type_=Uuid()),
-        _table(Message).c.id == bindparam("b_id", type_=Uuid()),
+_SET_PAYLOAD_KEYS: dict[tuple[str, tuple[str, ...]], Update] = {}
+"""The ``UPDATE`` writing some keys of a message's payload, per dialect and set of keys, built
+on first use."""
+
+
+def _set_payload_keys(dialect: str, keys: tuple[str, ...]) -> Update:
+    """``payload`` with ``keys`` written in the database itself (JSONB ``||`` on PostgreSQL,
+    ``json_set`` elsewhere): what another transaction wrote to its other keys stays."""
+    statement = _SET_PAYLOAD_KEYS.get((dialect, keys))
+    if statement is not None:
+        return statement
+    messages = _table(Message)
+    if dialect == "postgresql":
+        value: Any = messages.c.payload.op("||")(bindparam("b_patch", type_=postgresql.JSONB()))
+    else:
+        paths: list[Any] = []
+        for index, key in enumerate(keys):
+            path = "$." + '"' + key.replace('"', '""') + '"'
+            paths += [path, func.json(bindparam(f"b_{index}", type_=JSON()))]
+        value = func.json_set(messages.c.payload, *paths)
+    statement = (
+        update(messages)
+        .where(
+            messages.c.tenant_id == bindparam("b_tenant_id", type_=Uuid()),
+            messages.c.id == bindparam("b_id", type_=Uuid()),
+        )
+        .values(payload=value)
     )
-    .values(payload=bindparam("b_payload", type_=_table(Message).c.payload.type))
-)
+    _SET_PAYLOAD_KEYS[(dialect, keys)] = statement
+    return statement
+
+
 _LAST = (
     select(Message)
     .where(
@@ -510,14 +536,21 @@ class MessageRepository(TenantRepository[Message]):
         with self.session.no_autoflush:
             await self.session.execute(_INSERT_OUTBOUND, {**message, "tenant_id": self.tenant_id})
 
-    async def set_payload(self, message_id: uuid.UUID, payload: dict[str, Any]) -> None:
-        """Write a message's payload (Core, and the session's pending changes not flushed
-        first: the caller marks the loaded message's payload as written)."""
+    async def set_payload_keys(self, message_id: uuid.UUID, changes: Mapping[str, Any]) -> None:
+        """Write ``changes`` into a message's payload, key by key, in the database (Core, and
+        the session's pending changes not flushed first): what another transaction wrote to the
+        payload's other keys meanwhile — the engine's intent, a reaction — is kept."""
+        if not changes:
+            return
+        keys = tuple(changes)
+        dialect = self.session.get_bind().dialect.name
+        values: dict[str, Any] = {"b_tenant_id": self.tenant_id, "b_id": message_id}
+        if dialect == "postgresql":
+            values["b_patch"] = dict(changes)
+        else:
+            values.update({f"b_{index}": changes[key] for index, key in enumerate(keys)})
         with self.session.no_autoflush:
-            await self.session.execute(
-                _SET_PAYLOAD,
-                {"b_tenant_id": self.tenant_id, "b_id": message_id, "b_payload": payload},
-            )
+            await self.session.execute(_set_payload_keys(dialect, keys), values)
 
     async def store(
         self, conversation_id: uuid.UUID, message: dict[str, Any], *, job: dict[str, Any]

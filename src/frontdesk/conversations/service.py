@@ -486,13 +486,18 @@ async def append_outbound(
 
 
 async def store_payload(session: AsyncSession, tenant: TenantContext, message: Message) -> None:
-    """Write ``message``'s payload if it changed since it was loaded (the engine's intent on a
-    customer message), with a Core ``UPDATE`` instead of a flush."""
+    """Write the keys of ``message``'s payload that changed since it was loaded (the engine's
+    intent on a customer message) with a Core ``UPDATE`` instead of a flush, key by key: a
+    reaction stored on the message meanwhile is kept."""
     history = inspect(message).attrs.payload.history
     if not history.added:
         return
     payload = history.added[0]
-    await MessageRepository(session, tenant.id).set_payload(message.id, payload)
+    loaded = history.deleted[0] if history.deleted else {}
+    changes = {
+        key: value for key, value in payload.items() if key not in loaded or loaded[key] != value
+    }
+    await MessageRepository(session, tenant.id).set_payload_keys(message.id, changes)
     set_committed_value(message, "payload", payload)
 
 
