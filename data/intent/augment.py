@@ -7,9 +7,13 @@ Training messages are in ``sources/<label>.<lang>.txt``, held-out ones in
 ``holdout/<label>.<lang>.txt``, written separately: one message a line, ``#`` starts a comment
 line. Each message gets phone-typing variants (accents and capitals dropped, a slip of the
 finger, chat abbreviations, an emoji, a greeting in front): two for training, one for the
-held-out set. The training set also gets the composed messages of ``compose.py``. Every random
-choice is seeded by the message itself, so the output is the same on every machine and adding a
-message changes no other message's variants.
+held-out set. A variant stays a message a person would type and a reader would label the same:
+slips of the finger only in words of five letters or more, at most one per five words (none
+in shorter messages) and never in the only word that could take one; no thanks or plea added
+where it would change or repeat what the message says. The training set also
+gets the composed messages of ``compose.py``. Every random choice is seeded by the message
+itself, so the output is the same on every machine and adding a message changes no other
+message's variants.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from frontdesk.engine.intent.features import tokens
 from frontdesk.engine.intent.labels import LABELS, LANGUAGES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,6 +43,12 @@ LANGS = LANGUAGES
 TRAIN_VARIANTS = 2
 HOLDOUT_VARIANTS = 1
 REQUESTS = frozenset(LABELS[:6])
+SLIP_MIN_LETTERS = 5
+"""A slip in a shorter word leaves the reader guessing ("sup" → "supp", "apps" → "paps")."""
+WORDS_PER_SLIP = 5
+"""At most one slip per this many words: in a shorter message the one or two words that say what
+it is about would be the ones mangled ("precios" → "previos", "hacen apps" → "hacem paps")."""
+MAX_SLIPS = 2
 
 NEIGHBOURS = {
     "a": "qsz",
@@ -86,7 +97,7 @@ SHORTHAND = {
         (r"\bde\b", "d"),
     ],
     "en": [
-        (r"\byou\b", "u"),
+        (r"\byou\b(?!')", "u"),
         (r"\byour\b", "ur"),
         (r"\bplease\b", "pls"),
         (r"\bplease\b", "plz"),
@@ -106,10 +117,25 @@ PREFIXES = {
     "es": ["hola, ", "hola ", "buenas, ", "buenas tardes, ", "quiubo, ", "holaa ", "buen día. "],
     "en": ["hi, ", "hi ", "hello, ", "hey ", "hey there, ", "good morning, "],
 }
+EMOJI = (" 🙏", " 😊", " 👍")
+POLITE = {"es": (" porfa", " por favor", " pues"), "en": (" pls", " please")}
+THANKS = {"es": (" gracias",), "en": (" thanks", " thx")}
+# what may follow a message of each kind: a plea only after a request ("hola porfa" is no
+# greeting), thanks only where thanks cannot change the label ("nope thx" is no longer `other`)
 SUFFIXES = {
-    "es": [" porfa", " por favor", " gracias", " 🙏", " 😊", " 👍", "!!", " ?", " pues"],
-    "en": [" pls", " please", " thanks", " 🙏", " 😊", " 👍", "!!", " ?", " thx"],
+    lang: {
+        **dict.fromkeys(REQUESTS, (*POLITE[lang], *THANKS[lang], *EMOJI, "!!")),
+        "goodbye_thanks": (*THANKS[lang], *EMOJI, "!!"),
+        "greeting": (*EMOJI, "!!"),
+        "other": EMOJI,
+    }
+    for lang in LANGS
 }
+SAME_WORDS = [
+    {"porfa", "porfis", "plis", "xfa", "por", "favor", "pls", "plz", "please"},
+    {"gracias", "grasias", "grax", "grcs", "thanks", "thanx", "thnks", "thx", "thank", "ty"},
+]
+"""A suffix is not added to a message that already says it ("thx thx")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,21 +177,46 @@ def read_sources(*roots: Path) -> list[Message]:
     return messages
 
 
-def _typo(rng: random.Random, text: str) -> str:
-    spots = [i for i, char in enumerate(text) if char.isalpha()]
-    if len(spots) < 6:
-        return text
-    i = rng.choice(spots[1:])
-    char = text[i]
+def drop_accents(text: str) -> str:
+    """Accents off, as typed in a hurry; ``ñ`` stays (it has its own key)."""
+    return "".join(char if char in "ñÑ" else fold(char) for char in text)
+
+
+def _bare(word: str) -> str:
+    """A word as compared with the message's own: no punctuation around it, case and accents
+    folded (dropping accents or capitals is not a slip)."""
+    return fold(word.strip('¿¡?!.,;:"()').casefold())
+
+
+def _slippable(word: str) -> bool:
+    """Letters only (no prices, numbers, links) and at least :data:`SLIP_MIN_LETTERS` long."""
+    return word.isalpha() and len(word) >= SLIP_MIN_LETTERS
+
+
+def _slip(rng: random.Random, word: str) -> str:
+    """One slip of the finger inside ``word`` (never its first letter): two letters swapped,
+    one dropped, doubled, or a neighbouring key."""
+    i = rng.choice([i for i, char in enumerate(word) if char.isalpha()][1:])
+    char = word[i]
     kind = rng.randrange(4)
-    if kind == 0 and i + 1 < len(text) and text[i + 1].isalpha():
-        return text[:i] + text[i + 1] + char + text[i + 2 :]
+    if kind == 0 and i + 1 < len(word) and word[i + 1].isalpha():
+        return word[:i] + word[i + 1] + char + word[i + 2 :]
     if kind == 1:
-        return text[:i] + text[i + 1 :]
+        return word[:i] + word[i + 1 :]
     if kind == 2:
-        return text[:i] + char + text[i:]
+        return word[:i] + char + word[i:]
     near = NEIGHBOURS.get(fold(char.lower()))
-    return text[:i] + rng.choice(near) + text[i + 1 :] if near else text
+    return word[:i] + rng.choice(near) + word[i + 1 :] if near else word[:i] + char + word[i:]
+
+
+def _slips(rng: random.Random, text: str, own: frozenset[str], count: int) -> str:
+    """Up to ``count`` slips, each in a different word of the message's own (not one the
+    shorthand made) that :func:`_slippable`."""
+    words = text.split(" ")
+    spots = [i for i, word in enumerate(words) if _bare(word) in own and _slippable(_bare(word))]
+    for i in rng.sample(spots, k=min(count, len(spots))):
+        words[i] = _slip(rng, words[i])
+    return " ".join(words)
 
 
 def _shorthand(rng: random.Random, text: str, lang: str) -> str:
@@ -175,28 +226,50 @@ def _shorthand(rng: random.Random, text: str, lang: str) -> str:
     return text
 
 
-def _elongate(rng: random.Random, text: str) -> str:
-    words = text.rstrip("?!.").split()
-    if not words or not words[-1][-1:].isalpha():
+def _stretch(rng: random.Random, text: str, own: frozenset[str]) -> str:
+    """The last word's last letter held down ("holaaa", "thanksss", "siii"), when it is a vowel,
+    ``s`` or ``y`` of a word of the message's own, of three letters or more unless it is the
+    message's only word: "supp" or "mñnnn" is a slip, and "to" held down is "too"."""
+    body = text.rstrip("?!.")
+    words = body.split(" ")
+    last = words[-1]
+    if (
+        _bare(last) not in own
+        or fold(last[-1:].lower()) not in set("aeiousy")
+        or (len(_bare(last)) < 3 and len(words) > 1)
+    ):
         return text
-    tail = text[len(text.rstrip("?!.")) :]
-    return " ".join([*words[:-1], words[-1] + words[-1][-1] * rng.randint(1, 3)]) + tail
+    return body + last[-1] * rng.randint(1, 3) + text[len(body) :]
+
+
+def _suffix(rng: random.Random, text: str, choices: tuple[str, ...], own: frozenset[str]) -> str:
+    said = {re.sub(r"(.)\1+", r"\1", word) for word in own | {_bare(w) for w in text.split()}}
+    fresh = [
+        choice
+        for choice in choices
+        if not any(
+            said & same and {_bare(word) for word in choice.split()} & same for same in SAME_WORDS
+        )
+    ]
+    return text + rng.choice(fresh)
 
 
 def variant(message: Message, rng: random.Random) -> str:
     """One phone-typed rewrite of ``message``: a few noise operations, each by chance."""
     text, lang = message.text, message.lang
-    # polite words only after a request: "hola porfa" is not how anyone greets
-    suffixes = SUFFIXES[lang] if message.label in REQUESTS else SUFFIXES[lang][3:]
+    own = frozenset(_bare(word) for word in text.split())
+    words = sum(any(char.isalnum() for char in word) for word in text.split())  # not emoji
+    # one word that can take a slip is always left whole: it may be all the message is about
+    slips = min(MAX_SLIPS, words // WORDS_PER_SLIP, len({w for w in own if _slippable(w)}) - 1)
     steps: list[tuple[float, Callable[[str], str]]] = [
         (0.45, lambda t: _shorthand(rng, t, lang)),
-        (0.6, fold),
+        (0.6, drop_accents),
         (0.5, str.lower),
         (0.5, lambda t: t.replace("¿", "").replace("¡", "").rstrip("?.!") or t),
-        (0.55, lambda t: _typo(rng, t)),
-        (0.2, lambda t: _typo(rng, t)),
-        (0.15, lambda t: _elongate(rng, t)),
-        (0.25, lambda t: t + rng.choice(suffixes)),
+        (0.45 if slips else 0.0, lambda t: _slips(rng, t, own, 1)),
+        (0.25 if slips > 1 else 0.0, lambda t: _slips(rng, t, own, 1)),
+        (0.15, lambda t: _stretch(rng, t, own)),
+        (0.25, lambda t: _suffix(rng, t, SUFFIXES[lang][message.label], own)),
     ]
     if message.label in REQUESTS and len(text) > 12:
         steps.append((0.35, lambda t: rng.choice(PREFIXES[lang]) + t[:1].lower() + t[1:]))
@@ -207,13 +280,15 @@ def variant(message: Message, rng: random.Random) -> str:
 
 
 def variants(message: Message, count: int) -> Iterator[str]:
-    """Up to ``count`` distinct variants, none equal to the message itself."""
+    """Up to ``count`` variants that differ from the message and from each other in what the
+    model reads (a change of case or accents alone would only repeat the message)."""
     rng = random.Random(_digest(f"{message.label}|{message.lang}|{message.text}"))  # noqa: S311
-    seen = {message.text}
+    seen = {tuple(tokens(message.text))}
     for _ in range(count * 6):
         text = variant(message, rng)
-        if text not in seen:
-            seen.add(text)
+        key = tuple(tokens(text))
+        if key not in seen:
+            seen.add(key)
             yield text
             if len(seen) > count:
                 return
