@@ -10,10 +10,9 @@ finger, chat abbreviations, an emoji, a greeting in front): two for training, on
 held-out set. A variant stays a message a person would type and a reader would label the same:
 slips of the finger only in words of five letters or more, at most one per five words (none
 in shorter messages) and never in the only word that could take one; no thanks or plea added
-where it would change or repeat what the message says. The training set also
-gets the composed messages of ``compose.py``. Every random choice is seeded by the message
-itself, so the output is the same on every machine and adding a message changes no other
-message's variants.
+where it would change or repeat what the message says. The training set also gets the composed
+messages of ``compose.py``. Every random choice is seeded by the message itself, so the output
+is the same on every machine and adding a message changes no other message's variants.
 """
 
 from __future__ import annotations
