@@ -79,7 +79,8 @@ async def test_the_engines_answer_goes_out_once_on_the_customers_thread(
     assert str(email["To"]) == payloads.CUSTOMER
     assert str(email["Subject"]) == "Re: Tienda virtual"
     assert str(email["In-Reply-To"]) == f"<{customer_id}>"
-    assert str(email["References"]) == f"<older@mail.cliente.co> <{customer_id}>"
+    # A long list is folded onto lines of its own: the ids, not the whitespace, are what count.
+    assert str(email["References"]).split() == ["<older@mail.cliente.co>", f"<{customer_id}>"]
     assert str(email["Reply-To"]) == f"Acme Soporte <reply+{thread.token}@reply.acme.example>"
     assert str(email["Auto-Submitted"]) == "auto-replied"
     assert email.get_content_type() == "multipart/alternative"
